@@ -1,0 +1,172 @@
+"""InstaGAN (Mo, Cho, Shin, ICLR 2019): CycleGAN over (image, instance-mask set) pairs.
+
+G_A = G_XY translates domain A to B, G_B = G_YX back; D_A judges domain B, D_B domain A (the reference's
+naming, kept for its users). Training and inference are sequential over mask subsets (models/sequential.py).
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+
+import torch
+
+from util.errors import OptionError
+from util.image_pool import ImagePool
+from . import register_model
+from .base_model import BaseModel
+from .losses import ContextPreservingLoss, GANLoss, SetL1Loss
+from .masks import merge_masks, select_masks
+from .networks import define_D, define_G
+from .sequential import SetTranslation, Step, num_steps
+
+
+@register_model("insta_gan")
+class InstaGANModel(BaseModel):
+    loss_names = ["D_A", "G_A", "cyc_A", "idt_A", "ctx_A", "D_B", "G_B", "cyc_B", "idt_B", "ctx_B"]
+    visual_names = ["real_A_img", "fake_B_img", "rec_A_img", "real_A_seg", "fake_B_seg", "rec_A_seg",
+                    "real_B_img", "fake_A_img", "rec_B_img", "real_B_seg", "fake_A_seg", "rec_B_seg"]
+
+    @staticmethod
+    def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
+        parser.set_defaults(no_dropout=True)
+        parser.add_argument("--set_order", type=str, default="decreasing", choices=["decreasing", "random"],
+                            help="order of the instance subsets: by decreasing area or random")
+        parser.add_argument("--ins_max", type=int, default=4, help="maximum number of instances per image")
+        parser.add_argument("--ins_per", type=int, default=2, help="instances translated per sequential step")
+        if is_train:
+            parser.add_argument("--lambda_A", type=float, default=10.0, help="weight of the A->B->A cycle loss")
+            parser.add_argument("--lambda_B", type=float, default=10.0, help="weight of the B->A->B cycle loss")
+            parser.add_argument("--lambda_idt", type=float, default=1.0,
+                                help="identity loss weight, relative to lambda_A/lambda_B")
+            parser.add_argument("--lambda_ctx", type=float, default=1.0,
+                                help="context-preserving loss weight, relative to lambda_A/lambda_B")
+        return parser
+
+    @staticmethod
+    def validate_options(opt: argparse.Namespace) -> None:
+        if opt.ins_per < 1:
+            raise OptionError(f"--ins_per must be >= 1, got {opt.ins_per}")
+        if opt.ins_per > opt.ins_max:
+            raise OptionError(f"--ins_per ({opt.ins_per}) must not exceed --ins_max ({opt.ins_max})")
+        if opt.netG != "set" or opt.netD != "set":
+            raise OptionError("--model insta_gan needs --netG set and --netD set")
+        if opt.dataset_mode != "unaligned_seg":
+            raise OptionError("--model insta_gan needs --dataset_mode unaligned_seg")
+        if opt.isTrain:
+            for name in ["lambda_A", "lambda_B", "lambda_idt", "lambda_ctx"]:
+                if getattr(opt, name) < 0:
+                    raise OptionError(f"--{name} must be >= 0, got {getattr(opt, name)}")
+
+    def __init__(self, opt: argparse.Namespace):
+        super().__init__(opt)
+        self.net_names = ["G_A", "G_B", "D_A", "D_B"] if self.isTrain else ["G_A", "G_B"]
+        self.n_steps = num_steps(opt.ins_max, opt.ins_per)
+        g = dict(ngf=opt.ngf, netG=opt.netG, norm=opt.norm, use_dropout=not opt.no_dropout, n_blocks=opt.n_blocks,
+                 init_type=opt.init_type, init_gain=opt.init_gain)
+        self.netG_A = self.place(define_G(opt.input_nc, opt.output_nc, **g))
+        self.netG_B = self.place(define_G(opt.output_nc, opt.input_nc, **g))
+        if self.isTrain:
+            d = dict(ndf=opt.ndf, netD=opt.netD, n_layers_D=opt.n_layers_D, norm=opt.norm, init_type=opt.init_type,
+                     init_gain=opt.init_gain)
+            self.netD_A = self.place(define_D(opt.output_nc, **d))
+            self.netD_B = self.place(define_D(opt.input_nc, **d))
+            self.fake_A_pool = ImagePool(opt.pool_size)
+            self.fake_B_pool = ImagePool(opt.pool_size)
+            self.criterionGAN = GANLoss(use_lsgan=not opt.no_lsgan)
+            self.criterionSet = SetL1Loss()
+            self.criterionCtx = ContextPreservingLoss()
+            betas = (opt.beta1, 0.999)
+            self.optimizer_G = torch.optim.Adam(itertools.chain(self.netG_A.parameters(), self.netG_B.parameters()),
+                                                lr=opt.lr, betas=betas)
+            self.optimizer_D = torch.optim.Adam(itertools.chain(self.netD_A.parameters(), self.netD_B.parameters()),
+                                                lr=opt.lr_D, betas=betas)
+            self.optimizers = [self.optimizer_G, self.optimizer_D]
+
+    def set_input(self, data: dict) -> None:
+        """Take a batch of `unaligned_seg` items; keep each sample's `ins_max` largest masks (or a random order)."""
+        a, b = ("A", "B") if self.opt.direction == "AtoB" else ("B", "A")
+        self.real_A_img = data[a].to(self.device)
+        self.real_B_img = data[b].to(self.device)
+        self.real_A_segs = select_masks(data[a + "_segs"].to(self.device), self.opt.ins_max, self.opt.set_order)
+        self.real_B_segs = select_masks(data[b + "_segs"].to(self.device), self.opt.ins_max, self.opt.set_order)
+        self.image_paths = data[a + "_paths"]
+
+    def _start(self) -> tuple[SetTranslation, SetTranslation]:
+        return (SetTranslation(self.real_A_img, self.real_A_segs, self.opt.ins_per),
+                SetTranslation(self.real_B_img, self.real_B_segs, self.opt.ins_per))
+
+    def _finish(self, A: SetTranslation, B: SetTranslation) -> None:
+        """Set the visuals from the final state of both directions."""
+        self.fake_B_img, self.rec_A_img = A.img, A.rec_img
+        self.fake_A_img, self.rec_B_img = B.img, B.rec_img
+        self.real_A_seg, self.fake_B_seg = merge_masks(A.real_segs), merge_masks(A.fake_segs)
+        self.real_B_seg, self.fake_A_seg = merge_masks(B.real_segs), merge_masks(B.fake_segs)
+        self.rec_A_seg, self.rec_B_seg = A.merged_rec_segs(), B.merged_rec_segs()
+
+    def forward(self) -> None:
+        """Sequential inference: every step translates the previous step's image with the next mask subset."""
+        A, B = self._start()
+        for m in range(self.n_steps):
+            A.commit(A.step(self.netG_A, self.netG_B, m), m)
+            B.commit(B.step(self.netG_B, self.netG_A, m), m)
+        self._finish(A, B)
+
+    def optimize_parameters(self) -> None:
+        """Sequential training (Eq. 10): per step, update G then D; GAN loss on the image with every mask
+        translated so far, content losses on the current subset; detach before the next step."""
+        A, B = self._start()
+        sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        for m in range(self.n_steps):
+            sa = A.step(self.netG_A, self.netG_B, m)
+            sb = B.step(self.netG_B, self.netG_A, m)
+            if sa is None and sb is None:
+                continue
+            losses: dict[str, torch.Tensor] = {}
+            self.set_requires_grad([self.netD_A, self.netD_B], False)
+            self.optimizer_G.zero_grad(set_to_none=True)
+            if sa is not None:
+                losses.update(self._generator_losses(sa, self.netD_A, self.netG_B, self.opt.lambda_A, "A", "B"))
+            if sb is not None:
+                losses.update(self._generator_losses(sb, self.netD_B, self.netG_A, self.opt.lambda_B, "B", "A"))
+            sum(losses.values()).backward()
+            self.optimizer_G.step()
+
+            self.set_requires_grad([self.netD_A, self.netD_B], True)
+            self.optimizer_D.zero_grad(set_to_none=True)
+            if sa is not None:
+                losses["D_A"] = self._backward_D(self.netD_A, self.real_B_img, self.real_B_segs, sa, self.fake_B_pool)
+            if sb is not None:
+                losses["D_B"] = self._backward_D(self.netD_B, self.real_A_img, self.real_A_segs, sb, self.fake_A_pool)
+            self.optimizer_D.step()
+
+            A.commit(sa, m)
+            B.commit(sb, m)
+            for name, value in losses.items():
+                sums[name] = sums.get(name, 0.0) + float(value.detach())
+                counts[name] = counts.get(name, 0) + 1
+        self.losses = {name: sums[name] / counts[name] for name in sums}  # mean over the steps that had the loss
+        self._finish(A, B)
+
+    def _generator_losses(self, s: Step, D: torch.nn.Module, G_back: torch.nn.Module, lam: float, src: str,
+                          tgt: str) -> dict[str, torch.Tensor]:
+        """Losses of one direction src -> tgt at one step (names as the reference: idt_{tgt} is G_back's identity)."""
+        opt = self.opt
+        losses = {f"G_{src}": self.criterionGAN(D(s.fake_img, s.fake_segs_all), True),
+                  f"cyc_{src}": self.criterionSet(s.rec_img, s.rec_segs, s.real_img, s.real_segs) * lam}
+        if opt.lambda_idt > 0:
+            idt_img, idt_segs = G_back(s.real_img, s.real_segs)
+            losses[f"idt_{tgt}"] = self.criterionSet(idt_img, idt_segs, s.real_img, s.real_segs) * lam * opt.lambda_idt
+        if opt.lambda_ctx > 0:
+            losses[f"ctx_{src}"] = self.criterionCtx(s.real_img, s.real_segs, s.fake_img, s.fake_segs) * lam * opt.lambda_ctx
+        return losses
+
+    def _backward_D(self, D: torch.nn.Module, real_img: torch.Tensor, real_segs: torch.Tensor, s: Step,
+                    pool: ImagePool) -> torch.Tensor:
+        """LSGAN discriminator loss on the real pair (full mask set) and a pooled fake pair; backpropagates."""
+        c = s.fake_img.shape[1]
+        fake = pool.query(torch.cat([s.fake_img, s.fake_segs_all], 1).detach())
+        loss = 0.5 * (self.criterionGAN(D(real_img, real_segs), True)
+                      + self.criterionGAN(D(fake[:, :c], fake[:, c:]), False))
+        loss.backward()
+        return loss

@@ -1,0 +1,39 @@
+"""The InstaGAN losses (Eq. 3-7) as small modules. All return means, so a batch's loss is the mean of its
+samples' losses."""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from .masks import context_weight
+
+
+class GANLoss(nn.Module):
+    """LSGAN (Eq. 3): mean (D - 1)^2 for real, mean D^2 for fake; `use_lsgan=False`: the vanilla GAN's binary
+    cross-entropy on logits (the networks end without a sigmoid)."""
+
+    def __init__(self, use_lsgan: bool = True):
+        super().__init__()
+        self.loss = nn.MSELoss() if use_lsgan else nn.BCEWithLogitsLoss()
+
+    def forward(self, prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
+        target = torch.ones_like(prediction) if target_is_real else torch.zeros_like(prediction)
+        return self.loss(prediction, target)
+
+
+class SetL1Loss(nn.Module):
+    """L1 between two (image, mask set) pairs taken as one tensor [image; masks], as the reference's cycle (Eq. 4)
+    and identity (Eq. 5) losses: the mean runs over image and mask channels together."""
+
+    def forward(self, img: torch.Tensor, segs: torch.Tensor, img_target: torch.Tensor,
+                segs_target: torch.Tensor) -> torch.Tensor:
+        return (torch.cat([img, segs], 1) - torch.cat([img_target, segs_target], 1)).abs().mean()
+
+
+class ContextPreservingLoss(nn.Module):
+    """Eq. 6: L1 between the input image and its translation, weighted by 1 where the pixel is background in
+    both the input masks and the translated masks, 0 inside either."""
+
+    def forward(self, real_img: torch.Tensor, real_segs: torch.Tensor, fake_img: torch.Tensor,
+                fake_segs: torch.Tensor) -> torch.Tensor:
+        return (context_weight(real_segs, fake_segs) * (real_img - fake_img).abs()).mean()

@@ -1,0 +1,92 @@
+"""Building blocks shared by the ResNet generators and PatchGAN discriminators.
+
+Layer lists are returned (not Sequentials) so that callers can assemble them into `nn.Sequential`s whose
+indices, and hence state-dict keys, equal the reference's.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+import torch
+import torch.nn as nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+NormLayer = Callable[[int], nn.Module]
+
+
+def get_norm_layer(norm_type: str = "instance") -> NormLayer:
+    """`instance`: InstanceNorm without affine parameters or running stats (the reference's choice)."""
+    if norm_type == "batch":
+        return functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True)
+    if norm_type == "instance":
+        return functools.partial(nn.InstanceNorm2d, affine=False, track_running_stats=False)
+    if norm_type == "none":
+        return lambda _channels: nn.Identity()
+    raise ValueError(f"unknown norm layer '{norm_type}'")
+
+
+def uses_bias(norm_layer: NormLayer) -> bool:
+    """Convolutions carry a bias unless a batch norm follows them (which has its own shift)."""
+    return not (isinstance(norm_layer, functools.partial) and norm_layer.func is nn.BatchNorm2d)
+
+
+class ResnetBlock(nn.Module):
+    """x + [pad, conv3x3, norm, ReLU, (dropout), pad, conv3x3, norm](x); the convs sit at indices 1 and 5 (6 with dropout)."""
+
+    def __init__(self, dim: int, norm_layer: NormLayer, use_dropout: bool, use_bias: bool):
+        super().__init__()
+        layers: list[nn.Module] = [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=use_bias), norm_layer(dim),
+                                   nn.ReLU(True)]
+        if use_dropout:
+            layers.append(nn.Dropout(0.5))
+        layers += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=use_bias), norm_layer(dim)]
+        self.conv_block = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv_block(x)
+
+
+def resnet_encoder_layers(input_nc: int, ngf: int, norm_layer: NormLayer, use_dropout: bool, n_blocks: int,
+                          n_downsampling: int = 2) -> list[nn.Module]:
+    """7x7 conv, `n_downsampling` stride-2 convs, then `n_blocks` residual blocks at width ngf * 2**n_downsampling."""
+    bias = uses_bias(norm_layer)
+    layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7, bias=bias), norm_layer(ngf),
+                               nn.ReLU(True)]
+    for i in range(n_downsampling):
+        c = ngf * 2 ** i
+        layers += [nn.Conv2d(c, 2 * c, 3, stride=2, padding=1, bias=bias), norm_layer(2 * c), nn.ReLU(True)]
+    width = ngf * 2 ** n_downsampling
+    layers += [ResnetBlock(width, norm_layer, use_dropout, bias) for _ in range(n_blocks)]
+    return layers
+
+
+def resnet_decoder_layers(output_nc: int, ngf: int, norm_layer: NormLayer, n_downsampling: int = 2) -> list[nn.Module]:
+    """`n_downsampling` stride-2 transposed convs from width ngf * 2**n_downsampling, then 7x7 conv and tanh."""
+    bias = uses_bias(norm_layer)
+    layers: list[nn.Module] = []
+    for i in range(n_downsampling):
+        c = ngf * 2 ** (n_downsampling - i)
+        layers += [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1, bias=bias),
+                   norm_layer(c // 2), nn.ReLU(True)]
+    layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7), nn.Tanh()]
+    return layers
+
+
+def patch_layers(input_nc: int, ndf: int, n_layers: int, norm_layer: NormLayer, use_sn: bool = False,
+                 ) -> tuple[list[nn.Module], list[nn.Module]]:
+    """PatchGAN (70x70 for n_layers=3) split as in the paper: the strided convs extract features, the last two
+    (stride 1) classify. Returns (feature layers, classifier layers); the classifier expects the feature width."""
+    bias = uses_bias(norm_layer)
+    sn = spectral_norm if use_sn else (lambda m: m)
+    features: list[nn.Module] = [sn(nn.Conv2d(input_nc, ndf, 4, stride=2, padding=1)), nn.LeakyReLU(0.2, True)]
+    mult = 1
+    for n in range(1, n_layers):
+        prev, mult = mult, min(2 ** n, 8)
+        features += [sn(nn.Conv2d(ndf * prev, ndf * mult, 4, stride=2, padding=1, bias=bias)), norm_layer(ndf * mult),
+                     nn.LeakyReLU(0.2, True)]
+    prev, mult = mult, min(2 ** n_layers, 8)
+    classifier: list[nn.Module] = [sn(nn.Conv2d(ndf * prev, ndf * mult, 4, stride=1, padding=1, bias=bias)),
+                                   norm_layer(ndf * mult), nn.LeakyReLU(0.2, True),
+                                   sn(nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1))]
+    return features, classifier

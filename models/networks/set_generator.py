@@ -1,0 +1,51 @@
+"""The InstaGAN set generator (Eq. 1 of the paper), batched.
+
+    h_img   = [f_img(x); sum_i f_seg(a_i)]            -> g_img  -> translated image
+    h_seg_n = [f_seg(a_n); f_img(x); sum_i f_seg(a_i)] -> g_seg -> translated mask n
+
+Instances of all samples are folded into one batch: only the non-empty slots are encoded and decoded, the
+per-sample sum weights each slot by its non-empty flag, and empty slots are passed through unchanged. Hence a
+batch of N gives the same outputs as N batches of 1, the image output is invariant and the mask outputs are
+equivariant to permutations of the slots. Module names and indices equal the reference's, so its generator
+checkpoints load unchanged.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from models.masks import nonempty
+from .blocks import NormLayer, resnet_decoder_layers, resnet_encoder_layers
+
+
+class ResnetSetGenerator(nn.Module):
+    def __init__(self, input_nc: int, output_nc: int, ngf: int = 64, norm_layer: NormLayer = nn.InstanceNorm2d,
+                 use_dropout: bool = False, n_blocks: int = 9):
+        super().__init__()
+        self.input_nc = input_nc
+        self.encoder_img = nn.Sequential(*resnet_encoder_layers(input_nc, ngf, norm_layer, use_dropout, n_blocks))
+        self.encoder_seg = nn.Sequential(*resnet_encoder_layers(1, ngf, norm_layer, use_dropout, n_blocks))
+        self.decoder_img = nn.Sequential(*resnet_decoder_layers(output_nc, 2 * ngf, norm_layer))
+        self.decoder_seg = nn.Sequential(*resnet_decoder_layers(1, 3 * ngf, norm_layer))
+
+    def forward(self, img: torch.Tensor, segs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """img (B, C, H, W), segs (B, K, H, W) -> (translated image (B, output_nc, H, W), translated masks (B, K, H, W))."""
+        b, k, h, w = segs.shape
+        present = nonempty(segs).flatten()                          # (B*K,)
+        f_img = self.encoder_img(img)                               # (B, D, h', w')
+        f_seg = self.encoder_seg(segs.reshape(b * k, 1, h, w)[present])  # (N, D, h', w'), N non-empty slots
+        per_slot = f_seg.new_zeros(b * k, *f_seg.shape[1:])
+        per_slot[present] = f_seg
+        f_sum = per_slot.view(b, k, *f_seg.shape[1:]).sum(1)       # (B, D, h', w'); empty slots add 0
+        img_out = self.decoder_img(torch.cat([f_img, f_sum], 1))
+
+        sample = torch.arange(b, device=segs.device).repeat_interleave(k)[present]  # owner of each instance
+        seg_out = self.decoder_seg(torch.cat([f_seg, f_img[sample], f_sum[sample]], 1))  # (N, 1, H, W)
+        segs_out = segs.reshape(b * k, 1, h, w).clone()
+        segs_out[present] = seg_out.to(segs_out.dtype)
+        return img_out, segs_out.view(b, k, h, w)
+
+    def forward_concat(self, x: torch.Tensor) -> torch.Tensor:
+        """The reference's calling convention: one tensor [image channels; mask slots] in and out."""
+        img_out, segs_out = self(x[:, : self.input_nc], x[:, self.input_nc:])
+        return torch.cat([img_out, segs_out], 1)

@@ -1,0 +1,165 @@
+"""Options shared by train.py and test.py.
+
+Flag names and defaults follow the reference implementation so that its commands run unchanged.
+Models (`models/<name>_model.py`) and data modes (`data/<mode>_dataset.py`) add their own flags through
+a `modify_commandline_options(parser, is_train)` static method. Invalid values raise `OptionError`
+before anything is read or written.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+from typing import Sequence
+
+import torch
+
+from util.errors import OptionError
+from util.log import logger
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are `OptionError`s (one line, no usage dump)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise OptionError(message)
+
+
+def _gpu_ids(text: str) -> list[int]:
+    try:
+        ids = [int(x) for x in text.split(",") if x.strip() != ""]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got '{text}'")
+    return [i for i in ids if i >= 0]
+
+
+class BaseOptions:
+    """Builds the parser, lets the chosen model and data mode extend it, then validates."""
+
+    is_train = False
+
+    def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        from data import dataset_modes
+        from models import model_names
+
+        p = parser
+        p.add_argument("--dataroot", required=True, help="folder with {phase}A, {phase}B (and _seg) subfolders")
+        p.add_argument("--batch_size", type=int, default=1, help="input batch size")
+        p.add_argument("--loadSizeW", type=int, default=220, help="resize images to this width")
+        p.add_argument("--loadSizeH", type=int, default=220, help="resize images to this height")
+        p.add_argument("--fineSizeW", type=int, default=200, help="then crop to this width")
+        p.add_argument("--fineSizeH", type=int, default=200, help="then crop to this height")
+        p.add_argument("--display_winsize", type=int, default=256, help="display window size (visdom and HTML)")
+        p.add_argument("--input_nc", type=int, default=3, help="# of input image channels")
+        p.add_argument("--output_nc", type=int, default=3, help="# of output image channels")
+        p.add_argument("--ngf", type=int, default=64, help="# of generator filters in the first conv layer")
+        p.add_argument("--ndf", type=int, default=64, help="# of discriminator filters in the first conv layer")
+        p.add_argument("--netG", type=str, default="set",
+                       choices=["set", "basic", "resnet_9blocks", "resnet_6blocks"],
+                       help="generator: set (InstaGAN) or basic (ResNet-9)")
+        p.add_argument("--netD", type=str, default="set", choices=["set", "basic", "n_layers"],
+                       help="discriminator: set (InstaGAN) or basic (3-layer PatchGAN)")
+        p.add_argument("--n_layers_D", type=int, default=3, help="only used if netD==n_layers")
+        p.add_argument("--n_blocks", type=int, default=9, help="residual blocks in set/basic generators")
+        p.add_argument("--gpu_ids", type=_gpu_ids, default="0", help="gpu ids: e.g. 0  0,1,2  -1 for CPU")
+        p.add_argument("--name", type=str, default="experiment_name", help="name of the experiment")
+        p.add_argument("--dataset_mode", type=str, default="unaligned_seg", choices=dataset_modes(),
+                       help="how the data set is read")
+        p.add_argument("--model", type=str, default="insta_gan", choices=model_names(), help="which model to use")
+        p.add_argument("--direction", type=str, default="AtoB", choices=["AtoB", "BtoA"])
+        p.add_argument("--epoch", type=str, default="latest", help="which epoch to load")
+        p.add_argument("--load_iter", type=int, default=0,
+                       help="if > 0, load the checkpoint saved at this iteration (iter_N) instead of --epoch")
+        p.add_argument("--num_threads", type=int, default=4, help="# data loading workers")
+        p.add_argument("--checkpoints_dir", type=str, default="./checkpoints", help="models are saved here")
+        p.add_argument("--norm", type=str, default="instance", choices=["instance", "batch", "none"],
+                       help="instance or batch normalization")
+        p.add_argument("--serial_batches", action="store_true",
+                       help="take images in order (B paired with A by index) instead of shuffling")
+        p.add_argument("--no_dropout", action="store_true", help="no dropout in the generator")
+        p.add_argument("--max_dataset_size", type=float, default=float("inf"),
+                       help="use at most this many images per domain")
+        p.add_argument("--resize_or_crop", type=str, default="resize_and_crop",
+                       choices=["resize_and_crop", "resize", "crop", "none"],
+                       help="preprocessing: resize to loadSize then crop to fineSize, or a part of it")
+        p.add_argument("--no_flip", action="store_true", help="do not flip images for augmentation")
+        p.add_argument("--init_type", type=str, default="normal", choices=["normal", "xavier", "kaiming", "orthogonal"])
+        p.add_argument("--init_gain", type=float, default=0.02, help="scale for normal, xavier and orthogonal init")
+        p.add_argument("--verbose", action="store_true", help="print network details and debug logs")
+        p.add_argument("--suffix", type=str, default="",
+                       help="customized suffix appended to --name, e.g. {model}_{netG}_size{loadSizeW}")
+        p.add_argument("--seed", type=int, default=None,
+                       help="random seed for torch, numpy and python (drawn and logged if not given)")
+        return p
+
+    def gather_options(self, argv: Sequence[str] | None) -> argparse.Namespace:
+        from data import get_dataset_class
+        from models import get_model_class
+
+        parser = self.initialize(_Parser(formatter_class=argparse.ArgumentDefaultsHelpFormatter))
+        opt, _ = parser.parse_known_args(argv)
+        parser = get_model_class(opt.model).modify_commandline_options(parser, self.is_train)
+        opt, _ = parser.parse_known_args(argv)
+        parser = get_dataset_class(opt.dataset_mode).modify_commandline_options(parser, self.is_train)
+        self.parser = parser
+        return parser.parse_args(argv)
+
+    def validate(self, opt: argparse.Namespace) -> None:
+        """Reject impossible values with one readable line."""
+        positive = ["batch_size", "loadSizeW", "loadSizeH", "fineSizeW", "fineSizeH", "input_nc", "output_nc",
+                    "ngf", "ndf", "n_layers_D", "display_winsize"]
+        for name in positive:
+            if getattr(opt, name) < 1:
+                raise OptionError(f"--{name} must be >= 1, got {getattr(opt, name)}")
+        if opt.n_blocks < 0:
+            raise OptionError(f"--n_blocks must be >= 0, got {opt.n_blocks}")
+        if opt.num_threads < 0:
+            raise OptionError(f"--num_threads must be >= 0, got {opt.num_threads}")
+        if opt.max_dataset_size < 1:
+            raise OptionError(f"--max_dataset_size must be >= 1, got {opt.max_dataset_size}")
+        if opt.resize_or_crop == "resize_and_crop" and (
+                opt.fineSizeH > opt.loadSizeH or opt.fineSizeW > opt.loadSizeW):
+            raise OptionError(f"--fineSizeH/W ({opt.fineSizeH}x{opt.fineSizeW}) must not exceed "
+                              f"--loadSizeH/W ({opt.loadSizeH}x{opt.loadSizeW})")
+
+    def parse(self, argv: Sequence[str] | None = None) -> argparse.Namespace:
+        """Parse, validate and complete the options; writes nothing."""
+        opt = self.gather_options(argv)
+        opt.isTrain = self.is_train
+        if opt.suffix:
+            opt.name = opt.name + "_" + opt.suffix.format(**vars(opt))
+        self.validate(opt)
+        from data import get_dataset_class
+        from models import get_model_class
+
+        get_model_class(opt.model).validate_options(opt)
+        get_dataset_class(opt.dataset_mode).validate_options(opt)
+        if opt.gpu_ids and not torch.cuda.is_available():
+            logger.warning("--gpu_ids %s asked for a GPU but CUDA is not available: running on the CPU",
+                           ",".join(map(str, opt.gpu_ids)))
+            opt.gpu_ids = []
+        elif opt.gpu_ids and max(opt.gpu_ids) >= torch.cuda.device_count():
+            raise OptionError(f"--gpu_ids {','.join(map(str, opt.gpu_ids))}: only "
+                              f"{torch.cuda.device_count()} GPU(s) visible")
+        if opt.seed is None:
+            opt.seed = random.SystemRandom().randrange(2**31)
+        self.opt = opt
+        return opt
+
+    def format_options(self, opt: argparse.Namespace) -> str:
+        """The options as a table, marking values that differ from the defaults."""
+        lines = ["----------------- Options ---------------"]
+        for key, value in sorted(vars(opt).items()):
+            default = self.parser.get_default(key)
+            note = f"\t[default: {default}]" if default is not None and value != default else ""
+            lines.append(f"{key:>25}: {str(value):<30}{note}")
+        lines.append("----------------- End -------------------")
+        return "\n".join(lines)
+
+    def save(self, opt: argparse.Namespace, folder: str, filename: str = "opt.txt") -> str:
+        """Write the options table into `folder/filename` (called once the run has started)."""
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, filename)
+        with open(path, "w") as f:
+            f.write(self.format_options(opt) + "\n")
+        return path

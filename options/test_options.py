@@ -1,0 +1,33 @@
+"""Options of test.py. Test runs take images in order, without flipping or visdom."""
+import argparse
+
+from .base_options import BaseOptions
+from util.errors import OptionError
+
+
+class TestOptions(BaseOptions):
+    is_train = False
+
+    def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p = super().initialize(parser)
+        p.add_argument("--results_dir", type=str, default="./results/", help="results are saved here")
+        p.add_argument("--aspect_ratio", type=float, default=1.0, help="aspect ratio of saved result images")
+        p.add_argument("--phase", type=str, default="test", help="train, val, test, ...")
+        p.add_argument("--eval", action="store_true", help="put the networks in eval mode")
+        p.add_argument("--num_test", type=int, default=50, help="how many test images to run")
+        return p
+
+    def validate(self, opt: argparse.Namespace) -> None:
+        super().validate(opt)
+        if opt.num_test < 1:
+            raise OptionError(f"--num_test must be >= 1, got {opt.num_test}")
+        if opt.aspect_ratio <= 0:
+            raise OptionError(f"--aspect_ratio must be > 0, got {opt.aspect_ratio}")
+
+    def parse(self, argv=None):
+        opt = super().parse(argv)
+        # As the reference: images in order, no flipping, no visdom (any --batch_size gives the same images).
+        opt.serial_batches = True
+        opt.no_flip = True
+        opt.display_id = 0
+        return opt

@@ -1,0 +1,57 @@
+"""Options of train.py: display, saving, schedule and optimiser flags of the reference."""
+import argparse
+
+from .base_options import BaseOptions
+from util.errors import OptionError
+
+
+class TrainOptions(BaseOptions):
+    is_train = True
+
+    def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p = super().initialize(parser)
+        p.add_argument("--display_freq", type=int, default=400, help="show results every N iterations")
+        p.add_argument("--display_ncols", type=int, default=6, help="images per row in visdom (0: one window each)")
+        p.add_argument("--display_id", type=int, default=1, help="visdom window id; 0 disables visdom")
+        p.add_argument("--display_server", type=str, default="http://localhost", help="visdom server")
+        p.add_argument("--display_env", type=str, default="main", help="visdom environment")
+        p.add_argument("--display_port", type=int, default=8097, help="visdom port")
+        p.add_argument("--update_html_freq", type=int, default=1000, help="save results to HTML every N iterations")
+        p.add_argument("--print_freq", type=int, default=100, help="print losses every N iterations")
+        p.add_argument("--save_latest_freq", type=int, default=5000, help="save 'latest' every N iterations")
+        p.add_argument("--save_epoch_freq", type=int, default=5, help="save checkpoints every N epochs")
+        p.add_argument("--save_by_iter", action="store_true", help="name periodic checkpoints by iteration")
+        p.add_argument("--continue_train", action="store_true", help="load the --epoch checkpoint and go on")
+        p.add_argument("--epoch_count", type=int, default=1, help="the first epoch's number")
+        p.add_argument("--phase", type=str, default="train", help="train, val, test, ...")
+        p.add_argument("--niter", type=int, default=100, help="# epochs at the starting learning rate")
+        p.add_argument("--niter_decay", type=int, default=100, help="# epochs of linear decay to zero")
+        p.add_argument("--beta1", type=float, default=0.5, help="Adam momentum term")
+        p.add_argument("--lr", type=float, default=0.0002, help="initial learning rate (generators)")
+        p.add_argument("--lr_D", type=float, default=None,
+                       help="discriminators' learning rate (default: --lr, as the reference; the paper used 0.0001)")
+        p.add_argument("--no_lsgan", action="store_true", help="vanilla GAN loss instead of least squares")
+        p.add_argument("--pool_size", type=int, default=50, help="size of the buffer of generated images")
+        p.add_argument("--no_html", action="store_true", help="do not save training results to web/")
+        p.add_argument("--lr_policy", type=str, default="lambda", choices=["lambda", "step", "plateau", "cosine"])
+        p.add_argument("--lr_decay_iters", type=int, default=50, help="epochs between decays (step policy)")
+        return p
+
+    def validate(self, opt: argparse.Namespace) -> None:
+        super().validate(opt)
+        for name in ["display_freq", "update_html_freq", "print_freq", "save_latest_freq", "save_epoch_freq",
+                     "lr_decay_iters"]:
+            if getattr(opt, name) < 1:
+                raise OptionError(f"--{name} must be >= 1, got {getattr(opt, name)}")
+        if opt.niter < 0 or opt.niter_decay < 0 or opt.niter + opt.niter_decay < 1:
+            raise OptionError("--niter and --niter_decay must be >= 0 with at least one epoch in all")
+        if opt.epoch_count < 1:
+            raise OptionError(f"--epoch_count must be >= 1, got {opt.epoch_count}")
+        if opt.pool_size < 0:
+            raise OptionError(f"--pool_size must be >= 0, got {opt.pool_size}")
+        if opt.lr <= 0:
+            raise OptionError(f"--lr must be > 0, got {opt.lr}")
+        if opt.lr_D is None:
+            opt.lr_D = opt.lr
+        elif opt.lr_D <= 0:
+            raise OptionError(f"--lr_D must be > 0, got {opt.lr_D}")

@@ -1,0 +1,58 @@
+"""Translate test images with trained generators and write an HTML page of the results.
+
+`python test.py --dataroot DATA --name NAME --model insta_gan [flags]` writes
+`RESULTS_DIR/NAME/{phase}_{epoch}/index.html` and `images/{name}_{visual}.png`.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Sequence
+
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from data import create_dataloader
+from models import create_model
+from options.test_options import TestOptions
+from util.cli import run_cli
+from util.html import HTML
+from util.log import logger
+from util.seed import seed_all
+from util.visualizer import save_images
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = TestOptions()
+    opt = options.parse(argv)
+    seed_all(opt.seed)
+    loader = create_dataloader(opt)   # validates the data set
+    model = create_model(opt)
+    model.setup()                     # loads the generators; fails before anything is written
+    if opt.eval:
+        model.eval()
+    epoch = f"iter_{opt.load_iter}" if opt.load_iter > 0 else opt.epoch
+    web_dir = os.path.join(opt.results_dir, opt.name, f"{opt.phase}_{epoch}")
+    webpage = HTML(web_dir, f"Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {epoch}")
+    options.save(opt, web_dir)
+    todo = min(opt.num_test, len(loader.dataset))
+    done = 0
+    with logging_redirect_tqdm(loggers=[logger]), tqdm(total=todo, unit="image", disable=None) as bar:
+        for data in loader:
+            if done >= todo:
+                break
+            model.set_input(data)
+            model.test()
+            n = min(len(model.get_image_paths()), todo - done)
+            visuals = {k: v[:n] for k, v in model.get_current_visuals().items()}
+            save_images(webpage, visuals, model.get_image_paths()[:n], aspect_ratio=opt.aspect_ratio,
+                        width=opt.display_winsize)
+            done += n
+            bar.update(n)
+    webpage.save()
+    logger.info("%d results in %s", done, os.path.join(web_dir, "index.html"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
