@@ -5,8 +5,14 @@
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 from typing import Callable, TypeVar
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from util.log import logger
 
 _REGISTRY: dict[str, type] = {}
 T = TypeVar("T", bound=type)
@@ -30,13 +36,6 @@ def get_dataset_class(name: str) -> type:
     return _REGISTRY[name]
 
 
-# The loader. These imports stay below the registry code, which is kept as written.
-import torch  # noqa: E402
-from torch.utils.data import DataLoader, Dataset  # noqa: E402
-
-from util.log import logger  # noqa: E402
-
-
 def create_dataset(opt) -> Dataset:
     """The data set of `opt.dataset_mode`, checked on construction (raises `DataError`)."""
     dataset = get_dataset_class(opt.dataset_mode)(opt)
@@ -47,6 +46,6 @@ def create_dataset(opt) -> Dataset:
 def create_dataloader(opt) -> DataLoader:
     """Batches of `create_dataset(opt)`; shuffling follows `opt.seed` so that runs can be repeated."""
     return DataLoader(create_dataset(opt), batch_size=opt.batch_size, shuffle=not opt.serial_batches,
-                      num_workers=opt.num_threads, pin_memory=bool(opt.gpu_ids),
+                      num_workers=min(opt.num_threads, os.cpu_count() or 1), pin_memory=bool(opt.gpu_ids),
                       persistent_workers=opt.num_threads > 0, drop_last=False,
                       generator=torch.Generator().manual_seed(opt.seed))

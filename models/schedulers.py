@@ -8,9 +8,9 @@ from torch.optim import Optimizer, lr_scheduler
 
 def get_scheduler(optimizer: Optimizer, opt: argparse.Namespace) -> lr_scheduler.LRScheduler | lr_scheduler.ReduceLROnPlateau:
     if opt.lr_policy == "lambda":
-        # constant for `niter` epochs, then linear decay to zero over `niter_decay` epochs
+        # constant for `niter` epochs, then linear decay towards zero over `niter_decay` epochs
         def rule(epoch: int) -> float:
-            return 1.0 - max(0, epoch + 1 + opt.epoch_count - opt.niter) / float(opt.niter_decay + 1)
+            return max(0.0, 1.0 - max(0, epoch + opt.epoch_count - opt.niter) / float(opt.niter_decay + 1))
         return lr_scheduler.LambdaLR(optimizer, lr_lambda=rule)
     if opt.lr_policy == "step":
         return lr_scheduler.StepLR(optimizer, step_size=opt.lr_decay_iters, gamma=0.1)

@@ -1,0 +1,69 @@
+"""Joint preprocessing: one draw of random parameters applied to an image and all of its masks.
+
+The reference kept masks in step with their image by reseeding Python's `random` before each
+torchvision transform; current torchvision draws from torch's generator instead, so the masks drift.
+Here the crop offset and flip are drawn once per item (from torch's generator, in torchvision's order:
+top, left, flip) and applied with plain PIL calls, which give the reference's pixels bit for bit.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from util.errors import DataError
+
+RESAMPLE = {"bicubic": Image.Resampling.BICUBIC, "nearest": Image.Resampling.NEAREST}
+
+
+@dataclass(frozen=True)
+class JointParams:
+    """What to do to every picture of one item; sizes are PIL's (width, height)."""
+
+    resize: tuple[int, int] | None
+    crop: tuple[int, int, int, int] | None  # left, top, right, bottom
+    flip: bool
+
+
+def draw_params(opt: argparse.Namespace, size: tuple[int, int], path: str) -> JointParams:
+    """Draw the crop offset and flip for a picture of `size` (width, height) read from `path`."""
+    mode = opt.resize_or_crop
+    resize = {"resize_and_crop": (opt.loadSizeW, opt.loadSizeH),
+              "resize": (opt.fineSizeW, opt.fineSizeH)}.get(mode)
+    w, h = resize or size
+    crop = None
+    if mode in ("resize_and_crop", "crop"):
+        th, tw = opt.fineSizeH, opt.fineSizeW
+        if th > h or tw > w:
+            raise DataError(f"{path}: {w}x{h} (WxH) is smaller than the crop --fineSizeW/H {tw}x{th}")
+        top = int(torch.randint(0, h - th + 1, size=(1,)))
+        left = int(torch.randint(0, w - tw + 1, size=(1,)))
+        crop = (left, top, left + tw, top + th)
+    flip = bool(opt.isTrain and not opt.no_flip and torch.rand(1) < 0.5)
+    return JointParams(resize, crop, flip)
+
+
+def apply(img: Image.Image, params: JointParams, resample: int = Image.Resampling.BICUBIC) -> Image.Image:
+    if params.resize is not None:
+        img = img.resize(params.resize, resample)
+    if params.crop is not None:
+        img = img.crop(params.crop)
+    if params.flip:
+        img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    return img
+
+
+def normalise(pixels: np.ndarray) -> torch.Tensor:
+    """uint8 pixels -> float32 in [-1, 1], with torchvision's ToTensor + Normalize(0.5, 0.5) arithmetic."""
+    return torch.from_numpy(np.array(pixels)).float().div(255).sub(0.5).div(0.5)
+
+
+def image_to_tensor(img: Image.Image, nc: int) -> torch.Tensor:
+    """An RGB picture as a (nc, H, W) tensor; nc == 1 takes the reference's luma after normalising."""
+    t = normalise(np.asarray(img)).permute(2, 0, 1).contiguous()
+    if nc == 1:
+        t = (t[0] * 0.299 + t[1] * 0.587 + t[2] * 0.114).unsqueeze(0)
+    return t

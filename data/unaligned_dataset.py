@@ -1,0 +1,34 @@
+"""Two unpaired domains: `{dataroot}/{phase}A` and `{dataroot}/{phase}B`."""
+from __future__ import annotations
+
+import argparse
+import random
+
+from data import register_dataset
+from data.base_dataset import BaseDataset
+from data.image_folder import list_images
+
+
+@register_dataset("unaligned")
+class UnalignedDataset(BaseDataset):
+    """Item i pairs A[i % |A|] with B[i % |B|] (serial_batches) or with a random B image."""
+
+    def __init__(self, opt: argparse.Namespace) -> None:
+        super().__init__(opt)
+        self.dir_A = self.folder(opt.phase + "A")
+        self.dir_B = self.folder(opt.phase + "B")
+        self.A_paths = list_images(self.dir_A, opt.max_dataset_size)
+        self.B_paths = list_images(self.dir_B, opt.max_dataset_size)
+
+    def __len__(self) -> int:
+        return max(len(self.A_paths), len(self.B_paths))
+
+    def pair(self, index: int) -> tuple[str, str]:
+        """Python's `random` for the B draw: the DataLoader reseeds it in every worker."""
+        a = self.A_paths[index % len(self.A_paths)]
+        b_index = index % len(self.B_paths) if self.opt.serial_batches else random.randint(0, len(self.B_paths) - 1)
+        return a, self.B_paths[b_index]
+
+    def __getitem__(self, index: int) -> dict:
+        a, b = self.pair(index)
+        return {"A": self.load(a, self.nc("A")), "B": self.load(b, self.nc("B")), "A_paths": a, "B_paths": b}

@@ -1,0 +1,121 @@
+"""Unpaired domains with instance masks (InstaGAN's data).
+
+Layout: `{dataroot}/{phase}A/NAME.ext` and `{dataroot}/{phase}A_seg/NAME_k.ext`, one binary mask per
+instance (k an integer), the same for B. Each item holds `max_instances` mask slots: the masks in the
+numeric order of k fill the first slots, the rest are all -1 ("empty").
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections import defaultdict
+
+import numpy as np
+import torch
+from PIL import Image
+
+from data import register_dataset
+from data.base_dataset import BaseDataset
+from data.image_folder import is_image_file, load_image, read_size, require_dir
+from data.transforms import RESAMPLE, apply, draw_params, image_to_tensor, normalise
+from data.unaligned_dataset import UnalignedDataset
+from util.errors import DataError, OptionError
+from util.log import logger
+
+_MASK_STEM = re.compile(r"^(?P<image>.+)_(?P<k>\d+)$")
+
+
+def _key(stem_path: str, folder: str) -> str:
+    """Matches an image with its masks: the path without extension, relative to its folder."""
+    return os.path.normpath(os.path.relpath(stem_path, folder))
+
+
+def index_masks(seg_dir: str) -> dict[str, list[str]]:
+    """Mask paths per image key, in the numeric order of their `_k` suffix (one listing of the folder)."""
+    found: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for root, _, names in os.walk(seg_dir):
+        for name in names:
+            match = _MASK_STEM.match(os.path.splitext(name)[0])
+            if match and is_image_file(name):
+                owner = _key(os.path.join(root, match["image"]), seg_dir)
+                found[owner].append((int(match["k"]), os.path.join(root, name)))
+    return {key: [p for _, p in sorted(masks)] for key, masks in found.items()}
+
+
+def check_mask_sizes(image: str, masks: list[str]) -> None:
+    """Header-only check that every mask matches its image, so a bad file fails at start-up."""
+    size = read_size(image)
+    for mask in masks:
+        mask_size = read_size(mask, "mask")
+        if mask_size != size:
+            raise DataError(f"mask {mask} is {mask_size[0]}x{mask_size[1]} but its image {image} is "
+                            f"{size[0]}x{size[1]} (width x height)")
+
+
+def load_mask(path: str) -> Image.Image:
+    """A mask as 0/255 greys; masks saved as 0/1 are scaled up so that they are not read as empty."""
+    mask = load_image(path, "L")
+    return mask.point(lambda v: v * 255) if mask.getextrema()[1] == 1 else mask
+
+
+@register_dataset("unaligned_seg")
+class UnalignedSegDataset(UnalignedDataset):
+    """Items: A, B (C,H,W), A_segs, B_segs (max_instances,H,W), all in [-1, 1], and A_paths, B_paths."""
+
+    @staticmethod
+    def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
+        parser.add_argument("--max_instances", type=int, default=20,
+                            help="mask slots per image; images with more masks keep the largest ones")
+        parser.add_argument("--mask_resize", type=str, default="bicubic", choices=sorted(RESAMPLE),
+                            help="resampling of masks: bicubic (the reference: soft edges) or nearest (binary)")
+        return parser
+
+    @staticmethod
+    def validate_options(opt: argparse.Namespace) -> None:
+        BaseDataset.validate_options(opt)
+        if opt.max_instances < 1:
+            raise OptionError(f"--max_instances must be >= 1, got {opt.max_instances}")
+        ins_max = getattr(opt, "ins_max", None)
+        if ins_max is not None and ins_max > opt.max_instances:
+            logger.info("--max_instances raised from %d to --ins_max %d", opt.max_instances, ins_max)
+            opt.max_instances = ins_max
+
+    def __init__(self, opt: argparse.Namespace) -> None:
+        super().__init__(opt)
+        self.masks: dict[str, list[str]] = {}
+        for domain, folder, paths in (("A", self.dir_A, self.A_paths), ("B", self.dir_B, self.B_paths)):
+            seg_dir = self.folder(opt.phase + domain + "_seg")
+            require_dir(seg_dir, f"mask folder of domain {domain}")
+            index = index_masks(seg_dir)
+            for path in paths:
+                self.masks[path] = index.get(_key(os.path.splitext(path)[0], folder), [])
+                check_mask_sizes(path, self.masks[path])
+        cut = [p for p, masks in self.masks.items() if len(masks) > opt.max_instances]
+        if cut:
+            logger.warning("%d image(s) have more than --max_instances %d masks (e.g. %s has %d): only the %d "
+                           "largest (by area) of each are used; raise --max_instances to keep more",
+                           len(cut), opt.max_instances, cut[0], len(self.masks[cut[0]]), opt.max_instances)
+
+    def load_with_masks(self, path: str, nc: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The image and its mask slots under one draw of crop and flip."""
+        img = load_image(path, "RGB")
+        params = draw_params(self.opt, img.size, path)
+        image = image_to_tensor(apply(img, params), nc)
+        masks = [load_mask(p) for p in self.masks[path]]
+        slots = self.opt.max_instances
+        if len(masks) > slots:
+            areas = np.stack([np.asarray(m) for m in masks]).reshape(len(masks), -1).sum(axis=1, dtype=np.int64)
+            keep = np.sort(np.argsort(-areas, kind="stable")[:slots])
+            masks = [masks[i] for i in keep]
+        segs = torch.full((slots, *image.shape[1:]), -1.0)
+        if masks:
+            resample = RESAMPLE[self.opt.mask_resize]
+            segs[: len(masks)] = normalise(np.stack([np.asarray(apply(m, params, resample)) for m in masks]))
+        return image, segs
+
+    def __getitem__(self, index: int) -> dict:
+        a, b = self.pair(index)
+        A, A_segs = self.load_with_masks(a, self.nc("A"))
+        B, B_segs = self.load_with_masks(b, self.nc("B"))
+        return {"A": A, "B": B, "A_segs": A_segs, "B_segs": B_segs, "A_paths": a, "B_paths": b}

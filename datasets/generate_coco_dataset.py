@@ -1,0 +1,105 @@
+"""Build a two-domain COCO 2017 data set (e.g. sheep <-> giraffe) in the unaligned_seg layout.
+
+Reads DATA_ROOT/{train2017,val2017}/*.jpg and DATA_ROOT/annotations/instances_{train,val}2017.json and writes
+SAVE_ROOT/{train,val}{A,B}/NAME.png with SAVE_ROOT/{train,val}{A,B}_seg/NAME_k.png, one 0/255 mask per
+instance (k = 0.., largest first). NAME is the source file's stem (the zero-padded COCO image id), which keeps
+names stable across resumed runs. An image goes to A if it has a kept instance of --cat1, to B for --cat2
+(to both if it has both). Crowd regions (iscrowd: 1) are not instances and are skipped.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import sys
+from collections import defaultdict
+from functools import partial
+from pathlib import Path
+from typing import Sequence
+
+if __package__ in (None, ""):  # run as `python datasets/X.py`: import from the repo root, not datasets/
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+import numpy as np
+from pycocotools.coco import COCO
+
+from datasets.common import (Job, Sample, base_parser, generate, lookup_category, positive_int, require_file,
+                             run_cli, square)
+from util.errors import DataError, OptionError
+from util.log import logger
+
+# val first: its annotation file loads in a second, so a mistyped category is reported before the long
+# train2017 load.
+SPLITS = (("val2017", "val"), ("train2017", "train"))
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = base_parser(__doc__)
+    p.add_argument("--image_size", type=positive_int, default=256, help="side of the square output images")
+    p.add_argument("--cat1", default="sheep", help="COCO category of domain A")
+    p.add_argument("--cat2", default="giraffe", help="COCO category of domain B")
+    p.add_argument("--min_area", type=float, default=0.0,
+                   help="drop instances whose annotated area (pixels of the source image) is below this")
+    p.add_argument("--max_instances", type=positive_int, default=None,
+                   help="keep at most this many largest instances per image (default: all)")
+    args = p.parse_args(argv)
+    if args.min_area < 0:
+        raise OptionError(f"--min_area must be >= 0, got {args.min_area}")
+    if args.cat1 == args.cat2:
+        raise OptionError(f"--cat1 and --cat2 are both '{args.cat1}'; the two domains must differ")
+    return args
+
+
+def load_coco(path: Path) -> COCO:
+    require_file(path, "COCO annotation file")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
+            return COCO(str(path))
+    except (ValueError, KeyError, TypeError) as e:
+        raise DataError(f"cannot read COCO annotations {path}: {e}") from e
+
+
+def select_instances(coco: COCO, cat_id: int, min_area: float,
+                     max_instances: int | None) -> dict[int, list[dict]]:
+    """Per image id (ascending), its kept non-crowd annotations of `cat_id`, largest first."""
+    by_image: dict[int, list[dict]] = defaultdict(list)
+    for ann in coco.loadAnns(coco.getAnnIds(catIds=[cat_id])):
+        if not ann.get("iscrowd", 0) and ann["area"] >= min_area:
+            by_image[ann["image_id"]].append(ann)
+    return {image_id: sorted(anns, key=lambda a: (-a["area"], a["id"]))[:max_instances]
+            for image_id, anns in sorted(by_image.items())}
+
+
+def _masks(coco: COCO, anns: list[dict]) -> list[np.ndarray]:
+    return [coco.annToMask(ann).astype(bool) for ann in anns]
+
+
+def coco_samples(coco: COCO, image_dir: Path, selected: dict[int, list[dict]]) -> list[Sample]:
+    samples = []
+    for image_id, anns in selected.items():
+        file_name = coco.imgs[image_id]["file_name"]
+        samples.append(Sample(Path(file_name).stem, image_dir / file_name, partial(_masks, coco, anns)))
+    return samples
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    root = Path(args.data_root)
+    ann_files = {split: root / "annotations" / f"instances_{split}.json" for split, _ in SPLITS}
+    for path in ann_files.values():  # both checked before the long load of either
+        require_file(path, "COCO annotation file")
+    jobs: list[Job] = []
+    for split, phase in SPLITS:
+        coco = load_coco(ann_files[split])
+        names = {cat["name"]: cat["id"] for cat in coco.loadCats(coco.getCatIds())}
+        for domain, category in (("A", args.cat1), ("B", args.cat2)):
+            cat_id = lookup_category(category, names, str(ann_files[split]))
+            selected = select_instances(coco, cat_id, args.min_area, args.max_instances)
+            logger.info("%s: %d images with %s -> %s%s", split, len(selected), category, phase, domain)
+            jobs.append(Job(f"{phase}{domain}", coco_samples(coco, root / split, selected)))
+    generate(args, "coco", jobs, square(args.image_size))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -1,0 +1,74 @@
+"""Mask-set helpers and the losses of Eq. 3-6 on small hand-checked tensors."""
+import torch
+
+from models.losses import ContextPreservingLoss, GANLoss, SetL1Loss
+from models.masks import context_weight, merge_masks, nonempty, select_masks
+
+
+def slot(h, w, box=None, value=1.0):
+    m = -torch.ones(h, w)
+    if box:
+        y0, y1, x0, x1 = box
+        m[y0:y1, x0:x1] = value
+    return m
+
+
+def test_nonempty_and_select_decreasing():
+    segs = torch.stack([slot(4, 4, (0, 1, 0, 1)), slot(4, 4), slot(4, 4, (0, 4, 0, 4)), slot(4, 4, (0, 2, 0, 2))])[None]
+    assert nonempty(segs).tolist() == [[True, False, True, True]]
+    out = select_masks(segs, 3)
+    assert out.shape == (1, 3, 4, 4)
+    assert [int((s > 0).sum()) for s in out[0]] == [16, 4, 1]
+    # padding when asked for more slots than there are
+    padded = select_masks(segs, 6)
+    assert padded.shape[1] == 6 and not nonempty(padded)[0, 3:].any()
+
+
+def test_select_random_keeps_instances_and_puts_empties_last():
+    segs = torch.stack([slot(4, 4, (0, 1, 0, 1)), slot(4, 4), slot(4, 4, (0, 4, 0, 4)), slot(4, 4, (0, 2, 0, 2))])[None]
+    seen = set()
+    for seed in range(20):
+        out = select_masks(segs.expand(2, -1, -1, -1), 4, "random", torch.Generator().manual_seed(seed))
+        areas = [[int((s > 0).sum()) for s in sample] for sample in out]
+        for a in areas:
+            assert sorted(a[:3]) == [1, 4, 16] and a[3] == 0
+            seen.add(tuple(a))
+    assert len(seen) > 1
+
+
+def test_merge_is_clamped_sum_of_foregrounds():
+    a = slot(2, 2, (0, 1, 0, 2), 1.0)            # top row instance
+    b = slot(2, 2, (0, 2, 0, 1), 0.0)            # left column at half strength
+    merged = merge_masks(torch.stack([a, b])[None])[0, 0]
+    assert merged.tolist() == [[1.0, 1.0], [0.0, -1.0]]
+    counted = merge_masks(torch.stack([a, b])[None], torch.tensor([[1, 2]]))[0, 0]
+    assert counted.tolist() == [[1.0, 1.0], [1.0, -1.0]]
+
+
+def test_context_weight_is_one_outside_both_masks():
+    a = slot(2, 3, (0, 2, 0, 1))[None, None]     # column 0
+    b = slot(2, 3, (0, 1, 1, 2))[None, None]     # top of column 1
+    assert context_weight(a, b)[0, 0].tolist() == [[0, 0, 1], [0, 1, 1]]
+
+
+def test_lsgan_and_vanilla_losses():
+    pred = torch.tensor([[0.5, -1.0]])
+    assert torch.isclose(GANLoss(True)(pred, True), torch.tensor((0.25 + 4.0) / 2))
+    assert torch.isclose(GANLoss(True)(pred, False), torch.tensor((0.25 + 1.0) / 2))
+    expected = torch.nn.functional.binary_cross_entropy(torch.sigmoid(pred), torch.ones_like(pred))
+    assert torch.isclose(GANLoss(False)(pred, True), expected)
+
+
+def test_set_l1_runs_over_image_and_mask_channels():
+    img, segs = torch.zeros(1, 3, 2, 2), -torch.ones(1, 1, 2, 2)
+    img2, segs2 = img.clone(), segs.clone()
+    segs2[0, 0, 0, 0] = 1.0                      # one mask pixel off by 2
+    assert torch.isclose(SetL1Loss()(img2, segs2, img, segs), torch.tensor(2.0 / 16))
+
+
+def test_context_loss_ignores_both_instances():
+    real_img, fake_img = torch.zeros(1, 3, 1, 3), torch.ones(1, 3, 1, 3)
+    real_segs = torch.tensor([[[[1.0, -1.0, -1.0]]]])
+    fake_segs = torch.tensor([[[[-1.0, 1.0, -1.0]]]])
+    # only the third pixel is background in both: |0 - 1| * 1 over 3 channels, mean over 9 values
+    assert torch.isclose(ContextPreservingLoss()(real_img, real_segs, fake_img, fake_segs), torch.tensor(3 / 9))

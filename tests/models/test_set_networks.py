@@ -1,0 +1,108 @@
+"""Set generator and discriminator: symmetry, per-sample batching, empty slots, reference key layout."""
+import os
+
+import pytest
+import torch
+
+from models.networks import define_D, define_G
+from tests.conftest import FIXTURE
+
+
+def masks(b, k, h=32, w=24, empty=(), seed=0):
+    """Random soft masks in [-1, 1]; the (sample, slot) pairs in `empty` are all -1."""
+    g = torch.Generator().manual_seed(seed)
+    segs = torch.rand(b, k, h, w, generator=g) * 2 - 1
+    for i, j in empty:
+        segs[i, j] = -1
+    return segs
+
+
+@pytest.fixture(scope="module")
+def G():
+    torch.manual_seed(0)
+    return define_G(3, 3, 4, "set", n_blocks=1).eval()
+
+
+@pytest.fixture(scope="module")
+def D():
+    torch.manual_seed(0)
+    return define_D(3, 4, "set").eval()
+
+
+def test_generator_shapes_and_empty_slots_pass_through(G):
+    img, segs = torch.rand(2, 3, 32, 24) * 2 - 1, masks(2, 3, empty=[(0, 1), (1, 2)])
+    with torch.no_grad():
+        out_img, out_segs = G(img, segs)
+    assert out_img.shape == (2, 3, 32, 24) and out_segs.shape == (2, 3, 32, 24)
+    assert torch.equal(out_segs[0, 1], segs[0, 1]) and torch.equal(out_segs[1, 2], segs[1, 2])
+    assert not torch.allclose(out_segs[0, 0], segs[0, 0])
+
+
+def test_generator_permutation_equivariant_masks_invariant_image(G):
+    img, segs = torch.rand(1, 3, 32, 24) * 2 - 1, masks(1, 4, empty=[(0, 2)])
+    perm = torch.tensor([3, 0, 2, 1])
+    with torch.no_grad():
+        out_img, out_segs = G(img, segs)
+        p_img, p_segs = G(img, segs[:, perm])
+    torch.testing.assert_close(p_img, out_img, atol=1e-5, rtol=0)
+    torch.testing.assert_close(p_segs, out_segs[:, perm], atol=1e-5, rtol=0)
+
+
+def test_generator_batch_of_n_equals_n_batches_of_one(G):
+    img, segs = torch.rand(4, 3, 32, 24) * 2 - 1, masks(4, 3, empty=[(0, 2), (2, 0), (2, 1), (2, 2), (3, 1)])
+    with torch.no_grad():
+        out_img, out_segs = G(img, segs)
+        for i in range(4):
+            one_img, one_segs = G(img[i:i + 1], segs[i:i + 1])
+            torch.testing.assert_close(out_img[i:i + 1], one_img, atol=1e-5, rtol=0)
+            torch.testing.assert_close(out_segs[i:i + 1], one_segs, atol=1e-5, rtol=0)
+
+
+def test_generator_without_any_instance(G):
+    img, segs = torch.rand(2, 3, 32, 24) * 2 - 1, -torch.ones(2, 2, 32, 24)
+    with torch.no_grad():
+        out_img, out_segs = G(img, segs)
+    assert out_img.shape == img.shape and torch.equal(out_segs, segs)
+
+
+def test_discriminator_permutation_invariant_and_per_sample(D):
+    img, segs = torch.rand(3, 3, 32, 24) * 2 - 1, masks(3, 4, empty=[(1, 3), (2, 0), (2, 1), (2, 2), (2, 3)])
+    with torch.no_grad():
+        out = D(img, segs)
+        torch.testing.assert_close(D(img, segs[:, [2, 0, 3, 1]]), out, atol=1e-5, rtol=0)
+        for i in range(3):
+            torch.testing.assert_close(D(img[i:i + 1], segs[i:i + 1]), out[i:i + 1], atol=1e-5, rtol=0)
+        # an empty slot is no instance: adding one changes nothing
+        torch.testing.assert_close(D(img, torch.cat([segs, -torch.ones(3, 1, 32, 24)], 1)), out, atol=1e-5, rtol=0)
+
+
+def test_discriminator_is_spectrally_normalised(D):
+    from torch.nn.utils import parametrize
+
+    convs = [m for m in D.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 2 * 3 + 2 and all(parametrize.is_parametrized(c, "weight") for c in convs)
+
+
+def test_generator_keys_equal_the_reference():
+    with open(os.path.join(FIXTURE, "..", "set_generator_state_dict_ngf16.txt")) as f:
+        expected = [line.strip() for line in f.read().splitlines()[1:] if line.strip()]
+    ours = [f"{k} {tuple(v.shape)}" for k, v in define_G(3, 3, 16, "set").state_dict().items()]
+    assert ours == expected
+
+
+def test_reference_discriminator_checkpoint_keys_convert():
+    from models.base_model import load_state
+
+    D = define_D(3, 4, "set")
+    ref = {}
+    for key, value in D.state_dict().items():   # rewrite ours into the reference's SpectralNorm layout
+        key = key.replace("parametrizations.weight.original", "module.weight_bar")
+        key = key.replace("parametrizations.weight.0._u", "module.weight_u").replace("parametrizations.weight.0._v",
+                                                                                    "module.weight_v")
+        if key.endswith(".bias"):
+            key = key[: -len("bias")] + "module.bias"
+        ref[key] = value.clone() + 1
+    fresh = define_D(3, 4, "set")
+    load_state(fresh, ref, "ref.pth")
+    assert torch.equal(fresh.classifier[0].parametrizations.weight.original,
+                       D.classifier[0].parametrizations.weight.original + 1)

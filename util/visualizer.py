@@ -1,0 +1,182 @@
+"""Training feedback (loss log, HTML page of results, optional visdom) and test.py's results writer.
+
+Visdom is optional: without a server the run goes on with one warning instead of a stream of
+connection errors, and the loss log and HTML page are written either way.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+from typing import Mapping
+
+import numpy as np
+import torch
+
+from util.html import HTML
+from util.image import save_image, tensor2im
+from util.log import logger
+
+Visuals = Mapping[str, torch.Tensor]
+
+
+def save_images(webpage: HTML, visuals: Visuals, image_paths: list[str], aspect_ratio: float = 1.0,
+                width: int = 256) -> None:
+    """Save every visual of every sample as `images/{A image stem}_{visual}.png` and add a row per sample."""
+    batch = len(next(iter(visuals.values())))
+    if len(image_paths) != batch:
+        raise ValueError(f"save_images got {len(image_paths)} image paths for a batch of {batch}")
+    for b, path in enumerate(image_paths):
+        name = os.path.splitext(os.path.basename(path))[0]
+        webpage.add_header(name)
+        files = []
+        for label, tensor in visuals.items():
+            fname = f"{name}_{label}.png"
+            save_image(tensor2im(tensor[b]), os.path.join(webpage.get_image_dir(), fname), aspect_ratio)
+            files.append(fname)
+        webpage.add_images(files, list(visuals), files, width=width)
+
+
+def _server_answers(url: str, timeout: float = 2.0) -> bool:
+    """Whether anything answers HTTP at `url` (any status counts)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+class Visualizer:
+    """Logs losses to `CHECKPOINTS/NAME/loss_log.txt`, keeps `CHECKPOINTS/NAME/web/` and feeds visdom."""
+
+    _EPOCH_FILE = re.compile(r"^epoch(\d+)_")
+
+    def __init__(self, opt: argparse.Namespace) -> None:
+        self.opt = opt
+        self.name = opt.name
+        self.display_id = opt.display_id
+        self.use_html = opt.isTrain and not opt.no_html
+        self.loss_history: dict = {"X": [], "Y": [], "legend": []}
+        run_dir = os.path.join(opt.checkpoints_dir, opt.name)
+        self.web_dir = os.path.join(run_dir, "web")
+        self.img_dir = os.path.join(self.web_dir, "images")
+        if self.use_html:
+            os.makedirs(self.img_dir, exist_ok=True)
+        os.makedirs(run_dir, exist_ok=True)
+        self.log_name = os.path.join(run_dir, "loss_log.txt")
+        with open(self.log_name, "a") as f:
+            f.write(f"================ Training Loss ({time.strftime('%c')}) ================\n")
+        self.vis = self._connect() if self.display_id > 0 else None
+
+    # ---- visdom -------------------------------------------------------------------------------------------
+    def _connect(self):
+        """A visdom client, or None (with one warning) when visdom or its server is not available."""
+        url = f"{self.opt.display_server}:{self.opt.display_port}"
+        if not _server_answers(url):
+            logger.warning("no visdom server answers at %s: training goes on without live display "
+                           "(start one with `python -m visdom.server -port %d`, or pass --display_id 0)",
+                           url, self.opt.display_port)
+            return None
+        try:
+            import visdom
+        except ImportError:
+            logger.warning("visdom is not installed: training goes on without live display "
+                           "(pip install visdom, or pass --display_id 0)")
+            return None
+        # The client warns on every session it opens and when run without its event socket.
+        logging.getLogger("visdom").setLevel(logging.ERROR)
+        try:
+            return visdom.Visdom(server=self.opt.display_server, port=self.opt.display_port,
+                                 env=self.opt.display_env, raise_exceptions=True, use_incoming_socket=False)
+        except OSError as e:
+            self._disable(e)
+            return None
+
+    def _disable(self, error: Exception) -> None:
+        logger.warning("visdom at %s:%s stopped answering (%s): live display is off for the rest of the run",
+                       self.opt.display_server, self.opt.display_port, error)
+        self.vis = None
+
+    def _show_images(self, visuals: Visuals) -> None:
+        """Every sample's visuals in one grid (`display_ncols` per row, each sample on new rows),
+        or with `display_ncols` 0 one window per visual holding the whole batch."""
+        names = list(visuals)
+        batch = len(visuals[names[0]])
+        ims = {k: [tensor2im(visuals[k][b]).transpose(2, 0, 1) for b in range(batch)] for k in names}
+        ncols = min(self.opt.display_ncols, len(names))
+        if ncols > 0:
+            blank = np.full_like(ims[names[0]][0], 255)
+            pad = [blank] * (-len(names) % ncols)
+            tiles = [im for b in range(batch) for im in [ims[k][b] for k in names] + pad]
+            self.vis.images(np.stack(tiles), nrow=ncols, padding=2, win=str(self.display_id),
+                            opts={"title": f"{self.name} images"})
+            rows = [names[i:i + ncols] for i in range(0, len(names), ncols)]
+            table = "".join("<tr>" + "".join(f"<td>{n}</td>" for n in row) + "</tr>" for row in rows)
+            self.vis.text(f"<table>{table}</table>", win=str(self.display_id + 2),
+                          opts={"title": f"{self.name} labels"})
+        else:
+            for i, k in enumerate(names):
+                self.vis.images(np.stack(ims[k]), nrow=batch, padding=2, win=str(self.display_id + 3 + i),
+                                opts={"title": k})
+
+    # ---- public API ---------------------------------------------------------------------------------------
+    def display_current_results(self, visuals: Visuals, epoch: int, save_result: bool) -> None:
+        """Show the batch in visdom; with `save_result`, add the first sample to the HTML page."""
+        if self.vis is not None:
+            try:
+                self._show_images(visuals)
+            except OSError as e:
+                self._disable(e)
+        if save_result and self.use_html:
+            for k, t in visuals.items():
+                save_image(tensor2im(t[0]), os.path.join(self.img_dir, self._epoch_file(epoch, k)))
+            self._write_page(list(visuals))
+
+    @staticmethod
+    def _epoch_file(epoch: int, visual: str) -> str:
+        return "epoch%.3d_%s.png" % (epoch, visual)
+
+    def _write_page(self, names: list[str]) -> None:
+        """Rewrite web/index.html with every epoch that has saved images, newest first."""
+        files = set(os.listdir(self.img_dir))
+        epochs = sorted({int(m.group(1)) for f in files if (m := self._EPOCH_FILE.match(f))}, reverse=True)
+        page = HTML(self.web_dir, f"Experiment name = {self.name}")
+        for n in epochs:
+            saved = [k for k in names if self._epoch_file(n, k) in files]
+            if saved:
+                page.add_header(f"epoch [{n}]")
+                ims = [self._epoch_file(n, k) for k in saved]
+                page.add_images(ims, saved, ims, width=self.opt.display_winsize)
+        page.save()
+
+    def plot_current_losses(self, epoch: int, counter_ratio: float, losses: Mapping[str, float]) -> None:
+        """Record the losses at `epoch + counter_ratio` and redraw their curves in visdom."""
+        h = self.loss_history
+        if not h["legend"]:
+            h["legend"] = list(losses)
+        h["X"].append(epoch + counter_ratio)
+        h["Y"].append([losses[k] for k in h["legend"]])
+        if self.vis is None:
+            return
+        try:
+            self.vis.line(X=np.tile(np.array(h["X"])[:, None], (1, len(h["legend"]))), Y=np.array(h["Y"]),
+                          win=str(self.display_id + 1),
+                          opts={"title": f"{self.name} loss over time", "legend": h["legend"],
+                                "xlabel": "epoch", "ylabel": "loss"})
+        except OSError as e:
+            self._disable(e)
+
+    def print_current_losses(self, epoch: int, iters: int, losses: Mapping[str, float], t_comp: float,
+                             t_data: float) -> None:
+        """Log one line of losses and append it to loss_log.txt, in the reference's format."""
+        message = "(epoch: %d, iters: %d, time: %.3f, data: %.3f) " % (epoch, iters, t_comp, t_data)
+        message += "".join("%s: %.3f " % (k, v) for k, v in losses.items())
+        logger.info(message)
+        with open(self.log_name, "a") as f:
+            f.write(message + "\n")
