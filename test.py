@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from typing import Sequence
 
 from tqdm import tqdm
@@ -22,17 +24,8 @@ from util.seed import seed_all
 from util.visualizer import save_images
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    options = TestOptions()
-    opt = options.parse(argv)
-    seed_all(opt.seed)
-    loader = create_dataloader(opt)   # validates the data set
-    model = create_model(opt)
-    model.setup()                     # loads the generators; fails before anything is written
-    if opt.eval:
-        model.eval()
-    epoch = f"iter_{opt.load_iter}" if opt.load_iter > 0 else opt.epoch
-    web_dir = os.path.join(opt.results_dir, opt.name, f"{opt.phase}_{epoch}")
+def write_results(opt, options: TestOptions, model, loader, web_dir: str, epoch: str) -> int:
+    """Translate up to --num_test images and write the page, its images and the options into `web_dir`."""
     webpage = HTML(web_dir, f"Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {epoch}")
     options.save(opt, web_dir)
     todo = min(opt.num_test, len(loader.dataset))
@@ -50,6 +43,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             done += n
             bar.update(n)
     webpage.save()
+    return done
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = TestOptions()
+    opt = options.parse(argv)
+    seed_all(opt.seed)
+    loader = create_dataloader(opt)   # validates the data set
+    model = create_model(opt)
+    model.setup()                     # loads the generators; fails before anything is written
+    if opt.eval:
+        model.eval()
+    epoch = f"iter_{opt.load_iter}" if opt.load_iter > 0 else opt.epoch
+    web_dir = os.path.join(opt.results_dir, opt.name, f"{opt.phase}_{epoch}")
+    os.makedirs(os.path.dirname(web_dir), exist_ok=True)
+    # Results are written aside and moved into place at the end: a failing run leaves earlier results intact.
+    work_dir = tempfile.mkdtemp(prefix=os.path.basename(web_dir) + ".partial-", dir=os.path.dirname(web_dir))
+    os.chmod(work_dir, 0o755)
+    try:
+        done = write_results(opt, options, model, loader, work_dir, epoch)
+        if os.path.isdir(web_dir):
+            shutil.rmtree(web_dir)
+        os.replace(work_dir, web_dir)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
     logger.info("%d results in %s", done, os.path.join(web_dir, "index.html"))
     return 0
 

@@ -20,8 +20,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from util.errors import DataError, OptionError, UserError
-from util.log import logger, setup_logging
+from util.errors import DataError, OptionError
+from util.log import logger
 
 SETTINGS_FILE = "generator_settings.json"
 
@@ -230,12 +230,3 @@ def generate(args: argparse.Namespace, generator: str, jobs: Sequence[Job],
     save_root = prepare_output(args, generator, folders)
     return {job.folder: write_folder(job.samples, save_root, job.folder, resize, job.with_masks) for job in jobs}
 
-
-def run_cli(main: Callable[[Sequence[str] | None], int]) -> int:
-    """Entry point of a generator script: a user mistake becomes one logged line and exit code 2."""
-    setup_logging()
-    try:
-        return main(None)
-    except UserError as e:
-        logger.error("%s", e)
-        return 2

@@ -26,7 +26,8 @@ import numpy as np
 import scipy.io
 
 from datasets.common import (FASHION_ETHICS_NOTE, Job, Sample, base_parser, cover, generate, keep_size,
-                             lookup_category, positive_int, run_cli)
+                             lookup_category, positive_int)
+from util.cli import run_cli
 from util.errors import DataError, OptionError
 from util.log import logger
 

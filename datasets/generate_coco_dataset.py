@@ -24,7 +24,8 @@ import numpy as np
 from pycocotools.coco import COCO
 
 from datasets.common import (Job, Sample, base_parser, generate, lookup_category, positive_int, require_file,
-                             run_cli, square)
+                             square)
+from util.cli import run_cli
 from util.errors import DataError, OptionError
 from util.log import logger
 

@@ -23,7 +23,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from datasets.common import (FASHION_ETHICS_NOTE, Job, Sample, base_parser, cover, generate, image_size,
-                             lookup_category, positive_int, require_file, run_cli)
+                             lookup_category, positive_int, require_file)
+from util.cli import run_cli
 from util.errors import DataError, OptionError
 from util.log import logger
 

@@ -55,8 +55,8 @@ class BaseOptions:
         p.add_argument("--ngf", type=int, default=64, help="# of generator filters in the first conv layer")
         p.add_argument("--ndf", type=int, default=64, help="# of discriminator filters in the first conv layer")
         p.add_argument("--netG", type=str, default="set",
-                       choices=["set", "basic", "resnet_9blocks", "resnet_6blocks"],
-                       help="generator: set (InstaGAN) or basic (ResNet-9)")
+                       choices=["set", "basic", "resnet_9blocks", "resnet_6blocks", "unet_128", "unet_256"],
+                       help="generator: set (InstaGAN), basic (ResNet-9), resnet_6blocks, or a U-Net (pix2pix)")
         p.add_argument("--netD", type=str, default="set", choices=["set", "basic", "n_layers"],
                        help="discriminator: set (InstaGAN) or basic (3-layer PatchGAN)")
         p.add_argument("--n_layers_D", type=int, default=3, help="only used if netD==n_layers")

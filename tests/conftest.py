@@ -65,3 +65,15 @@ def log_records():
 
 def seeded(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
+
+
+@pytest.fixture
+def tiny_checkpoints(tiny_data, tmp_path) -> str:
+    """A checkpoints dir holding `tiny/latest_net_G_{A,B}.pth` of freshly initialised tiny generators."""
+    from models import create_model
+    from options.test_options import TestOptions
+
+    ck = str(tmp_path / "tiny_ck")
+    opt = TestOptions().parse(["--dataroot", tiny_data, "--name", "tiny", "--checkpoints_dir", ck, *TINY])
+    create_model(opt).save_networks("latest")
+    return ck

@@ -9,6 +9,7 @@ from .patch_discriminator import NLayerDiscriminator
 from .resnet_generator import ResnetGenerator
 from .set_discriminator import NLayerSetDiscriminator
 from .set_generator import ResnetSetGenerator
+from .unet_generator import UnetGenerator
 
 
 def define_G(input_nc: int, output_nc: int, ngf: int, netG: str, norm: str = "instance", use_dropout: bool = False,
@@ -19,6 +20,8 @@ def define_G(input_nc: int, output_nc: int, ngf: int, netG: str, norm: str = "in
         "basic": lambda: ResnetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, n_blocks),
         "resnet_9blocks": lambda: ResnetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, 9),
         "resnet_6blocks": lambda: ResnetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, 6),
+        "unet_128": lambda: UnetGenerator(input_nc, output_nc, 7, ngf, norm_layer, use_dropout),
+        "unet_256": lambda: UnetGenerator(input_nc, output_nc, 8, ngf, norm_layer, use_dropout),
     }
     if netG not in builders:
         raise ValueError(f"unknown generator '{netG}'")

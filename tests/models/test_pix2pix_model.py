@@ -1,0 +1,148 @@
+"""pix2pix: the U-Net generator, the model's defaults and checks, its losses, and train.py/test.py end to end."""
+import os
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+from PIL import Image
+
+import test as test_script
+import train as train_script
+from data import create_dataloader
+from models import create_model
+from models.networks import define_G
+from options.test_options import TestOptions
+from options.train_options import TrainOptions
+from util.cli import run_cli
+from util.errors import OptionError
+from util.seed import seed_all
+
+SIZE = ["--loadSizeH", "128", "--loadSizeW", "128", "--fineSizeH", "128", "--fineSizeW", "128"]
+TINY_P2P = ["--model", "pix2pix", "--netG", "unet_128", "--ngf", "4", "--ndf", "4", "--gpu_ids", "-1",
+            "--num_threads", "0", *SIZE]
+
+
+@pytest.fixture
+def aligned_data(tmp_path) -> str:
+    """Two 40x20 A|B files per phase: B (right) is A (left) inverted, so the halves can be told apart."""
+    root = tmp_path / "pairs"
+    rng = np.random.default_rng(0)
+    for phase in ("train", "test"):
+        os.makedirs(root / phase)
+        for i in range(2):
+            a = rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)
+            Image.fromarray(np.concatenate([a, 255 - a], 1)).save(root / phase / f"{i}.png")
+    return str(root)
+
+
+def train_model(dataroot, tmp_path, extra=()):
+    opt = TrainOptions().parse(["--dataroot", dataroot, "--checkpoints_dir", str(tmp_path / "ck"), "--seed", "0",
+                                "--display_id", "0", "--serial_batches", *TINY_P2P, *extra])
+    seed_all(opt.seed)
+    model = create_model(opt)
+    model.setup()
+    return opt, model
+
+
+@pytest.mark.parametrize("netG, downs, dropouts", [("unet_256", 8, 3), ("unet_128", 7, 2)])
+def test_unet_depth_dropout_and_pix2pix_key_layout(netG, downs, dropouts):
+    G = define_G(3, 2, 4, netG, norm="batch", use_dropout=True)
+    keys = G.state_dict().keys()
+    assert {"model.model.0.weight", "model.model.3.weight", "model.model.3.bias",
+            "model.model.1.model.1.weight", "model.model.1.model.5.weight", "model.model.1.model.6.running_mean",
+            } <= keys
+    innermost = "model.model.1.model." + "3.model." * (downs - 2)
+    assert {innermost + "1.weight", innermost + "3.weight", innermost + "4.weight"} <= keys   # down, up, norm
+    convs = [m for m in G.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == downs and sum(isinstance(m, nn.Dropout) for m in G.modules()) == dropouts
+    assert not any(isinstance(m, nn.Dropout) for m in define_G(3, 3, 4, netG, use_dropout=False).modules())
+    side = 2 ** downs
+    assert G.eval()(torch.rand(1, 3, side, 2 * side)).shape == (1, 2, side, 2 * side)
+    with pytest.raises(ValueError, match=f"divisible by {side}"):
+        G(torch.rand(1, 3, side, side + 8))
+
+
+def test_unet_skip_connections_pass_the_input_on():
+    G = define_G(3, 3, 4, "unet_128", norm="instance").eval()
+    block = G.model.model[1]                         # the level below the outermost one
+    x = torch.rand(1, 4, 64, 64)
+    with torch.no_grad():
+        out = block(x)
+    assert out.shape == (1, 8, 64, 64) and torch.equal(out[:, :4], x)
+
+
+def test_pix2pix_defaults(aligned_data):
+    opt = TrainOptions().parse(["--dataroot", aligned_data, "--model", "pix2pix", "--gpu_ids", "-1"])
+    assert (opt.netG, opt.netD, opt.norm, opt.dataset_mode) == ("unet_256", "basic", "batch", "aligned")
+    assert (opt.pool_size, opt.no_lsgan, opt.lambda_L1, opt.no_dropout) == (0, True, 100.0, False)
+    assert (opt.loadSizeH, opt.loadSizeW, opt.fineSizeH, opt.fineSizeW) == (286, 286, 256, 256)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (["--netG", "set"], "needs --netG unet_256"),
+    (["--netD", "set"], "needs --netD basic or n_layers"),
+    (["--dataset_mode", "unaligned"], "needs --dataset_mode aligned, got unaligned"),
+    (["--dataset_mode", "single"], "needs --dataset_mode aligned, got single"),   # no targets to train on
+    (["--fineSizeH", "96", "--loadSizeH", "128"], "divisible by 128, got 96x128"),
+    (["--lambda_L1", "-1"], "--lambda_L1 must be >= 0"),
+])
+def test_invalid_options_fail_at_parse_time(aligned_data, bad, message):
+    with pytest.raises(OptionError, match=message):
+        TrainOptions().parse(["--dataroot", aligned_data, *TINY_P2P, *bad])
+
+
+def test_conditional_discriminator_and_losses(aligned_data, tmp_path):
+    opt, model = train_model(aligned_data, tmp_path, ["--lambda_L1", "7"])
+    assert model.netD.model[0].in_channels == 6          # judges [A; B]
+    assert model.net_names == ["G", "D"]
+    model.set_input(next(iter(create_dataloader(opt))))
+    model.optimize_parameters()
+    losses = model.get_current_losses()
+    assert list(losses) == ["G_GAN", "G_L1", "D_real", "D_fake"]
+    # the L1 term of the step: lambda * mean |G(A) - B| with the G(A) of that step
+    assert losses["G_L1"] == pytest.approx(7 * float((model.fake_B - model.real_B).detach().abs().mean()), rel=1e-5)
+    assert all(np.isfinite(v) and v > 0 for v in losses.values())
+
+
+@pytest.mark.parametrize("direction, input_half", [("AtoB", 0), ("BtoA", 1)])
+def test_direction_picks_the_input_half(aligned_data, tmp_path, direction, input_half):
+    opt, model = train_model(aligned_data, tmp_path, ["--direction", direction, "--no_flip"])
+    model.set_input(next(iter(create_dataloader(opt))))
+    with Image.open(os.path.join(aligned_data, "train", "0.png")) as pair:
+        half = pair.convert("RGB").crop((20 * input_half, 0, 20 * (input_half + 1), 20)).resize((128, 128),
+                                                                                              Image.BICUBIC)
+    expected = torch.from_numpy(np.asarray(half, np.float32)).permute(2, 0, 1) / 127.5 - 1
+    torch.testing.assert_close(model.real_A[0], expected, atol=1e-6, rtol=0)
+
+
+def test_train_then_test_end_to_end(aligned_data, tmp_path):
+    ck, results = str(tmp_path / "ck"), str(tmp_path / "results")
+    flags = ["--dataroot", aligned_data, "--name", "p2p", "--checkpoints_dir", ck, *TINY_P2P]
+    assert run_cli(train_script.main, [*flags, "--display_id", "0", "--niter", "1", "--niter_decay", "0",
+                                       "--print_freq", "1"]) == 0
+    assert {"latest_net_G.pth", "latest_net_D.pth", "1_net_G.pth", "1_net_D.pth"} <= set(os.listdir(f"{ck}/p2p"))
+    assert "G_L1:" in open(f"{ck}/p2p/loss_log.txt").read()
+
+    assert run_cli(test_script.main, [*flags, "--results_dir", results]) == 0
+    images = set(os.listdir(f"{results}/p2p/test_latest/images"))
+    assert images == {f"{i}_{v}.png" for i in (0, 1) for v in ("real_A", "fake_B", "real_B")}
+    assert os.path.isfile(f"{results}/p2p/test_latest/index.html")
+
+    # photos without targets: the single mode gives the input and the translation only
+    single = str(tmp_path / "single")
+    assert run_cli(test_script.main, [*flags, "--results_dir", single, "--dataset_mode", "single",
+                                      "--dataroot", f"{aligned_data}/test"]) == 0
+    images = set(os.listdir(f"{single}/p2p/test_latest/images"))
+    assert images == {f"{i}_{v}.png" for i in (0, 1) for v in ("real_A", "fake_B")}
+
+
+def test_checkpoint_loads_into_a_test_model(aligned_data, tmp_path):
+    _, trained = train_model(aligned_data, tmp_path)
+    trained.save_networks("latest")
+    opt = TestOptions().parse(["--dataroot", aligned_data, "--checkpoints_dir", str(tmp_path / "ck"), *TINY_P2P])
+    model = create_model(opt)
+    model.setup()
+    assert model.net_names == ["G"]
+    for key, value in trained.netG.state_dict().items():
+        assert torch.equal(model.netG.state_dict()[key], value), key

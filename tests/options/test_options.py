@@ -1,0 +1,62 @@
+"""Options: the reference's flags and defaults, completion of derived values, opt.txt."""
+import pytest
+
+from options.test_options import TestOptions
+from options.train_options import TrainOptions
+from util.errors import OptionError
+
+
+def test_reference_defaults(tmp_path):
+    opt = TrainOptions().parse(["--dataroot", str(tmp_path), "--gpu_ids", "-1"])
+    expected = dict(batch_size=1, loadSizeW=220, loadSizeH=220, fineSizeW=200, fineSizeH=200, input_nc=3, output_nc=3,
+                    ngf=64, ndf=64, netG="set", netD="set", n_layers_D=3, name="experiment_name",
+                    dataset_mode="unaligned_seg", model="insta_gan", direction="AtoB", epoch="latest", num_threads=4,
+                    norm="instance", no_dropout=True, resize_or_crop="resize_and_crop", init_type="normal",
+                    init_gain=0.02, display_freq=400, display_ncols=6, display_id=1, display_port=8097,
+                    update_html_freq=1000, print_freq=100, save_latest_freq=5000, save_epoch_freq=5, epoch_count=1,
+                    phase="train", niter=100, niter_decay=100, beta1=0.5, lr=0.0002, lr_D=0.0002, no_lsgan=False,
+                    pool_size=50, lr_policy="lambda", lr_decay_iters=50, set_order="decreasing", ins_max=4, ins_per=2,
+                    lambda_A=10.0, lambda_B=10.0, lambda_idt=1.0, lambda_ctx=1.0, max_instances=20)
+    assert {k: getattr(opt, k) for k in expected} == expected
+    assert opt.gpu_ids == [] and isinstance(opt.seed, int)
+
+
+def test_test_defaults_and_forced_values(tmp_path):
+    opt = TestOptions().parse(["--dataroot", str(tmp_path), "--gpu_ids", "-1", "--batch_size", "4"])
+    assert (opt.results_dir, opt.phase, opt.num_test, opt.aspect_ratio) == ("./results/", "test", 50, 1.0)
+    assert opt.serial_batches and opt.no_flip and opt.batch_size == 4 and not hasattr(opt, "lambda_A")
+
+
+def test_lr_D_and_max_instances_follow_other_flags(tmp_path):
+    opt = TrainOptions().parse(["--dataroot", str(tmp_path), "--gpu_ids", "-1", "--lr", "0.001", "--ins_max", "30",
+                                "--ins_per", "3"])
+    assert opt.lr_D == 0.001 and opt.max_instances == 30
+
+
+def test_missing_gpu_falls_back_to_cpu_with_one_warning(tmp_path, log_records, monkeypatch):
+    import torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    opt = TrainOptions().parse(["--dataroot", str(tmp_path), "--gpu_ids", "0"])
+    assert opt.gpu_ids == [] and [r.levelname for r in log_records] == ["WARNING"]
+
+
+def test_suffix_and_opt_txt(tmp_path):
+    options = TrainOptions()
+    opt = options.parse(["--dataroot", str(tmp_path), "--gpu_ids", "-1", "--suffix", "{model}_ngf{ngf}", "--ngf", "8"])
+    assert opt.name == "experiment_name_insta_gan_ngf8"
+    path = options.save(opt, str(tmp_path / "run"))
+    text = open(path).read()
+    assert "ngf: 8" in text and "[default: 64]" in text and "seed:" in text
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--fineSizeH", "300"], "must not exceed --loadSizeH/W"),
+    (["--lr", "0"], "--lr must be > 0"),
+    (["--niter", "0", "--niter_decay", "0"], "at least one epoch"),
+    (["--gpu_ids", "a"], "--gpu_ids: expected comma-separated integers"),
+    (["--ins_max", "0"], "--ins_per (2) must not exceed --ins_max (0)"),
+])
+def test_bad_values_are_rejected_in_one_line(tmp_path, flags, message):
+    with pytest.raises(OptionError) as e:
+        TrainOptions().parse(["--dataroot", str(tmp_path), "--gpu_ids", "-1", *flags])
+    assert message in str(e.value) and "\n" not in str(e.value)

@@ -1,0 +1,115 @@
+"""train.py and test.py end to end on a tiny generated data set, and their handling of user mistakes."""
+import os
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+import test as test_script
+import train as train_script
+from tests.conftest import TINY, TINY_TRAIN
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_train_then_test(tiny_data, tmp_path):
+    ck, res = str(tmp_path / "ck"), str(tmp_path / "res")
+    flags = ["--dataroot", tiny_data, "--name", "tiny", "--checkpoints_dir", ck, "--seed", "1"]
+    assert train_script.main(flags + TINY_TRAIN + ["--batch_size", "2", "--save_epoch_freq", "1", "--print_freq", "2",
+                                                    "--display_freq", "2", "--update_html_freq", "2"]) == 0
+    run = os.path.join(ck, "tiny")
+    for epoch in ("1", "2", "latest"):
+        for net in ("G_A", "G_B", "D_A", "D_B"):
+            assert os.path.isfile(os.path.join(run, f"{epoch}_net_{net}.pth"))
+    log = open(os.path.join(run, "loss_log.txt")).read().splitlines()
+    assert log[0].startswith("================ Training Loss") and log[1].startswith("(epoch: 1, iters: 2,")
+    assert "ctx_A:" in log[1] and "opt.txt" in os.listdir(run)
+    assert os.path.isfile(os.path.join(run, "web", "index.html"))
+
+    assert test_script.main(flags + TINY + ["--results_dir", res]) == 0
+    page = os.path.join(res, "tiny", "test_latest")
+    images = sorted(os.listdir(os.path.join(page, "images")))
+    assert len(images) == 3 * 12 and "0002_fake_B_seg.png" in images
+    assert Image.open(os.path.join(page, "images", "0000_fake_B_img.png")).size == (24, 32)
+    html = open(os.path.join(page, "index.html")).read()
+    assert html.count("<img") == 36
+
+    # --continue_train picks the checkpoints up and goes on
+    assert train_script.main(flags + TINY_TRAIN + ["--continue_train", "--epoch_count", "3", "--niter", "3",
+                                                    "--niter_decay", "0"]) == 0
+    assert os.path.isfile(os.path.join(run, "3_net_G_A.pth"))
+
+
+def run_cli(script, args):
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, script), *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    return proc.returncode, proc.stderr
+
+
+def break_missing_seg(root):
+    import shutil
+    shutil.rmtree(os.path.join(root, "testA_seg"))
+    return os.path.join(root, "testA_seg")
+
+
+def break_empty_domain(root):
+    for f in os.listdir(os.path.join(root, "testB")):
+        os.remove(os.path.join(root, "testB", f))
+    return os.path.join(root, "testB")
+
+
+def break_truncated_mask(root):
+    path = os.path.join(root, "testA_seg", "0001_1.png")
+    data = open(path, "rb").read()
+    open(path, "wb").write(data[: len(data) // 2])
+    return path
+
+
+def break_mask_size(root):
+    path = os.path.join(root, "testB_seg", "0001_3.png")
+    Image.new("L", (10, 10)).save(path)
+    return path
+
+
+def break_unreadable_mask(root):
+    path = os.path.join(root, "testA_seg", "0000_0.png")
+    open(path, "w").write("not an image")
+    return path
+
+
+@pytest.mark.parametrize("damage, workers", [
+    (break_missing_seg, "0"), (break_empty_domain, "0"), (break_mask_size, "0"), (break_unreadable_mask, "0"),
+    (break_truncated_mask, "0"),
+    (break_truncated_mask, "1"),      # found while loading, inside a worker process
+])
+def test_bad_data_one_line_error_and_nothing_lost(tiny_data, tiny_checkpoints, tmp_path, damage, workers):
+    res = tmp_path / "res"
+    page = res / "tiny" / "test_latest" / "index.html"
+    (page.parent / "images").mkdir(parents=True)
+    page.write_text("earlier results")
+    (page.parent / "images" / "0000_fake_B_img.png").write_text("earlier image")
+    culprit = damage(tiny_data)
+    code, err = run_cli("test.py", ["--dataroot", tiny_data, "--name", "tiny", "--results_dir", str(res),
+                                    "--checkpoints_dir", tiny_checkpoints, *TINY, "--num_threads", workers])
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and "Traceback" not in err, err
+    assert "ERROR" in lines[-1] and culprit in lines[-1], err
+    assert [line for line in lines if "ERROR" in line] == [lines[-1]]
+    assert page.read_text() == "earlier results"
+    assert (page.parent / "images" / "0000_fake_B_img.png").read_text() == "earlier image"
+    assert os.listdir(res / "tiny") == ["test_latest"]       # no partial results left behind
+
+
+def test_missing_dataroot_and_bad_option(tmp_path):
+    code, err = run_cli("train.py", ["--dataroot", str(tmp_path / "nowhere"), *TINY_TRAIN])
+    assert code == 2 and "Traceback" not in err and str(tmp_path / "nowhere") in err.strip().splitlines()[-1]
+    code, err = run_cli("train.py", ["--dataroot", str(tmp_path), *TINY_TRAIN, "--ins_per", "0"])
+    assert code == 2 and err.strip().splitlines()[-1].endswith("--ins_per must be >= 1, got 0")
+
+
+def test_missing_checkpoint_fails_before_writing(tiny_data, tmp_path):
+    code, err = run_cli("test.py", ["--dataroot", tiny_data, "--name", "nothing", "--results_dir", str(tmp_path / "r"),
+                                    "--checkpoints_dir", str(tmp_path / "ck"), *TINY])
+    assert code == 2 and "checkpoint not found" in err and "latest_net_G_A.pth" in err
+    assert not (tmp_path / "r").exists()
