@@ -48,8 +48,8 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, argparse
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--images", required=True, help="folder of photos (searched recursively)")
     p.add_argument("--save_root", required=True, help="data set root to write the unaligned_seg layout into")
-    p.add_argument("--domain", default="A", choices=["A", "B"], help="write {phase}{domain} and its _seg folder")
-    p.add_argument("--phase", default="test", help="write {phase}{domain} and its _seg folder")
+    p.add_argument("--domain", default="A", choices=["A", "B"], help="the domain the photos belong to")
+    p.add_argument("--phase", default="test", help="the split to write: {phase}{domain} and {phase}{domain}_seg")
     p.add_argument("--threshold", type=float, default=0.5,
                    help="a pixel is in a mask when its prediction (0 black .. 1 white) is above this")
     p.add_argument("--min_area", type=int, default=100, help="drop instances smaller than this many pixels")
@@ -77,9 +77,14 @@ def split_instances(mask: np.ndarray, min_area: int) -> np.ndarray:
 
 def output_folders(args: argparse.Namespace) -> tuple[Path, Path]:
     """The image and mask folders; existing non-empty ones are refused unless --overwrite (they would mix
-    this run's masks with stale ones)."""
+    this run's masks with stale ones), and so is one that overlaps --images (--overwrite would delete photos)."""
     img_dir = Path(args.save_root) / f"{args.phase}{args.domain}"
     folders = (img_dir, img_dir.with_name(img_dir.name + "_seg"))
+    images = Path(args.images).resolve()
+    for folder in map(Path.resolve, folders):
+        if folder == images or folder in images.parents or images in folder.parents:
+            raise OptionError(f"--images {args.images} overlaps the output folder {folder}; "
+                              "choose another --save_root or --phase")
     used = [str(f) for f in folders if f.is_dir() and any(f.iterdir())]
     if used and not args.overwrite:
         raise OptionError(f"{' and '.join(used)} already hold files; pass --overwrite or choose another --save_root")
@@ -118,15 +123,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 masks = predicted_masks(prediction, image.size, args.threshold, args.min_area)
                 name = os.path.relpath(os.path.splitext(path)[0], args.images)
                 (img_dir / name).parent.mkdir(parents=True, exist_ok=True)
-                (seg_dir / name).parent.mkdir(parents=True, exist_ok=True)
+                if len(masks):
+                    (seg_dir / name).parent.mkdir(parents=True, exist_ok=True)
                 for k, mask in enumerate(masks):
                     Image.fromarray(mask.astype(np.uint8) * 255).save(seg_dir / f"{name}_{k}.png")
                 image.save(img_dir / f"{name}.png")
                 n_masks += len(masks)
                 without += not len(masks)
                 bar.update(1)
-    logger.info("%d images written to %s with %d masks in %s; %d without any predicted instance (written "
-                "without masks)", len(loader.dataset), img_dir, n_masks, seg_dir, without)
+    logger.info("%d images written to %s, %d masks to %s; %d without any predicted instance (written without "
+                "masks)", len(loader.dataset), img_dir, n_masks, seg_dir, without)
     return 0
 
 

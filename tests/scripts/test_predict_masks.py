@@ -1,6 +1,7 @@
 """predict_masks: components -> instance masks, and photos -> a data set that test.py --model insta_gan reads."""
 import os
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -108,6 +109,15 @@ def test_photos_without_instances_are_written_and_counted(photos, checkpoints, t
     (data / "testA_seg" / "stale_0.png").write_bytes(b"")
     assert predict(photos, checkpoints, data, "--overwrite") == 0
     assert sorted(os.listdir(data / "testA_seg")) == ["a_0.png", "b_0.png", "sub"]
+
+
+def test_output_overlapping_the_photos_is_refused(photos, checkpoints, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(photos, data / "testA")
+    for images in (data / "testA", data):      # the output folder itself, or a folder holding it
+        with pytest.raises(OptionError, match="overlaps the output folder"):
+            main(["--images", str(images), "--save_root", str(data), "--overwrite", *NET])
+    assert sorted(os.listdir(data / "testA")) == ["a.png", "b.png", "sub"]
 
 
 @pytest.mark.parametrize("flags, message", [
