@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     last_epoch = opt.niter + opt.niter_decay
     total_steps = 0
     with logging_redirect_tqdm(loggers=[logger]):
-        for epoch in range(opt.epoch_count, last_epoch + 1):
+        for epoch in tqdm(range(opt.epoch_count, last_epoch + 1), desc="epochs", unit="epoch", disable=None):
             epoch_start = time.time()
             epoch_iter = 0
             g_loss_sum, n_batches = 0.0, 0
@@ -57,9 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 n_batches += 1
                 bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
 
-                if crossed(total_steps, batch, opt.display_freq):
-                    visualizer.display_current_results(model.get_current_visuals(), epoch,
-                                                       crossed(total_steps, batch, opt.update_html_freq))
+                show, save = crossed(total_steps, batch, opt.display_freq), crossed(total_steps, batch,
+                                                                                    opt.update_html_freq)
+                if show or save:
+                    visualizer.display_current_results(model.get_current_visuals(), epoch, save)
                 if crossed(total_steps, batch, opt.print_freq):
                     visualizer.print_current_losses(epoch, epoch_iter, losses, (time.time() - iter_start) / batch,
                                                     t_data)
