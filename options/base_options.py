@@ -117,6 +117,17 @@ class BaseOptions:
             raise OptionError(f"--num_threads must be >= 0, got {opt.num_threads}")
         if opt.max_dataset_size < 1:
             raise OptionError(f"--max_dataset_size must be >= 1, got {opt.max_dataset_size}")
+        if opt.netG in ("set", "basic", "resnet_9blocks", "resnet_6blocks") and opt.resize_or_crop != "none" and (
+                opt.fineSizeH % 4 or opt.fineSizeW % 4):
+            raise OptionError(f"--fineSizeH/W ({opt.fineSizeH}x{opt.fineSizeW}) must be multiples of 4 for "
+                              f"--netG {opt.netG} (two stride-2 convolutions)")
+        if opt.isTrain and opt.resize_or_crop != "none":
+            from models.networks.blocks import patch_min_size
+
+            smallest = patch_min_size(3 if opt.netD in ("set", "basic") else opt.n_layers_D)
+            if min(opt.fineSizeH, opt.fineSizeW) < smallest:
+                raise OptionError(f"--fineSizeH/W ({opt.fineSizeH}x{opt.fineSizeW}) are too small for the "
+                                  f"--netD {opt.netD} discriminator: at least {smallest} pixels per side")
         if opt.resize_or_crop == "resize_and_crop" and (
                 opt.fineSizeH > opt.loadSizeH or opt.fineSizeW > opt.loadSizeW):
             raise OptionError(f"--fineSizeH/W ({opt.fineSizeH}x{opt.fineSizeW}) must not exceed "

@@ -90,3 +90,16 @@ def patch_layers(input_nc: int, ndf: int, n_layers: int, norm_layer: NormLayer, 
                                    norm_layer(ndf * mult), nn.LeakyReLU(0.2, True),
                                    sn(nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1))]
     return features, classifier
+
+
+def patch_min_size(n_layers: int) -> int:
+    """Smallest input side a PatchGAN with `n_layers` strided convs accepts (the last conv needs 1 pixel out)."""
+    def out(n: int) -> int:
+        for _ in range(n_layers):
+            n = (n - 2) // 2 + 1           # 4x4 conv, stride 2, padding 1
+        return n - 2                       # two 4x4 convs, stride 1, padding 1
+
+    size = 1
+    while out(size) < 1:
+        size += 1
+    return size

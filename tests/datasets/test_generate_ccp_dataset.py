@@ -10,6 +10,7 @@ import scipy.io
 from PIL import Image
 
 from datasets.generate_ccp_dataset import main, matlab_strings
+from tests.datasets.conftest import train_one_iteration
 from util.errors import DataError, OptionError
 
 JEANS, SKIRT, SHIRT = 1, 2, 4
@@ -92,3 +93,9 @@ def test_help_carries_the_ethics_note(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "ethical" in capsys.readouterr().out
+
+
+def test_train_py_runs_on_the_result(ccp, tmp_path):
+    out = tmp_path / "out"
+    assert run(ccp, out) == 0
+    train_one_iteration(out, tmp_path, 36, 24, crop=(32, 24))

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from datasets.generate_coco_dataset import main
+from tests.datasets.conftest import train_one_iteration
 from util.errors import DataError, OptionError
 
 # pycocotools' decode trips a numpy 2 deprecation inside the library
@@ -159,3 +160,9 @@ def test_script_reports_user_errors_in_one_line(tmp_path):
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "instances_val2017.json" in result.stderr
+
+
+def test_train_py_runs_on_the_result(coco, tmp_path):
+    out = tmp_path / "out"
+    assert run(coco, out, "--image_size", "32") == 0
+    train_one_iteration(out, tmp_path, 32, 32)

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from datasets.generate_mhp_dataset import main
+from tests.datasets.conftest import train_one_iteration
 from util.errors import OptionError
 
 HAIR, SKIRT, PANTS = 2, 5, 6
@@ -95,3 +96,9 @@ def test_help_carries_the_ethics_note(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     assert "ethical" in capsys.readouterr().out
+
+
+def test_train_py_runs_on_the_result(mhp, tmp_path):
+    out = tmp_path / "out"
+    assert run(mhp, out) == 0
+    train_one_iteration(out, tmp_path, 36, 24, crop=(32, 24))
