@@ -1,0 +1,131 @@
+"""CycleGAN (Zhu et al., ICCV 2017) and CycleGAN+Seg, the baselines of the paper's comparisons.
+
+CycleGAN translates whole images; CycleGAN+Seg (`cycle_gan_seg`, the paper's ablation) adds the union of
+the instance masks as one more input and output channel, so it sees where the instances are but not which
+is which. Both read `unaligned_seg` data so that their result pages carry the input masks under the same
+visual names as InstaGAN's (real_A_img, fake_B_img, rec_A_img, real_A_seg, ...) and one evaluator reads all.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+
+import torch
+
+from util.errors import OptionError
+from util.image_pool import ImagePool
+from . import register_model
+from .base_model import BaseModel
+from .losses import GANLoss
+from .masks import merge_masks
+from .networks import define_D, define_G
+
+
+@register_model("cycle_gan")
+class CycleGANModel(BaseModel):
+    with_seg = False     # CycleGAN+Seg: the merged mask is an extra image channel
+    loss_names = ["D_A", "G_A", "cyc_A", "idt_A", "D_B", "G_B", "cyc_B", "idt_B"]
+
+    @staticmethod
+    def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
+        parser.set_defaults(no_dropout=True, netG="basic", netD="basic")
+        parser.add_argument("--double_width", action="store_true",
+                            help="double ngf and ndf: about as many parameters as InstaGAN's two-branch networks "
+                                 "(the paper's equal-parameter comparison)")
+        if is_train:
+            parser.add_argument("--lambda_A", type=float, default=10.0, help="weight of the A->B->A cycle loss")
+            parser.add_argument("--lambda_B", type=float, default=10.0, help="weight of the B->A->B cycle loss")
+            parser.add_argument("--lambda_idt", type=float, default=0.5,
+                                help="identity loss weight, relative to lambda_A/lambda_B")
+        return parser
+
+    @classmethod
+    def validate_options(cls, opt: argparse.Namespace) -> None:
+        if opt.netG == "set" or opt.netD == "set":
+            raise OptionError(f"--model {opt.model} needs image networks (e.g. --netG basic --netD basic)")
+        modes = ("unaligned_seg",) if cls.with_seg else ("unaligned_seg", "unaligned")
+        if opt.dataset_mode not in modes:
+            raise OptionError(f"--model {opt.model} needs --dataset_mode {' or '.join(modes)}")
+        if opt.isTrain:
+            for name in ["lambda_A", "lambda_B", "lambda_idt"]:
+                if getattr(opt, name) < 0:
+                    raise OptionError(f"--{name} must be >= 0, got {getattr(opt, name)}")
+
+    def __init__(self, opt: argparse.Namespace):
+        super().__init__(opt)
+        self.net_names = ["G_A", "G_B", "D_A", "D_B"] if self.isTrain else ["G_A", "G_B"]
+        seg = int(self.with_seg)
+        width = 2 if opt.double_width else 1
+        names = ["real_A_img", "fake_B_img", "rec_A_img", "real_B_img", "fake_A_img", "rec_B_img"]
+        if opt.dataset_mode == "unaligned_seg":
+            names += ["real_A_seg", "real_B_seg"] + (["fake_B_seg", "rec_A_seg", "fake_A_seg", "rec_B_seg"] if seg else [])
+        self.visual_names = names
+        g = dict(netG=opt.netG, norm=opt.norm, use_dropout=not opt.no_dropout, n_blocks=opt.n_blocks,
+                 init_type=opt.init_type, init_gain=opt.init_gain)
+        self.netG_A = self.place(define_G(opt.input_nc + seg, opt.output_nc + seg, opt.ngf * width, **g))
+        self.netG_B = self.place(define_G(opt.output_nc + seg, opt.input_nc + seg, opt.ngf * width, **g))
+        if self.isTrain:
+            d = dict(netD=opt.netD, n_layers_D=opt.n_layers_D, norm=opt.norm, init_type=opt.init_type,
+                     init_gain=opt.init_gain)
+            self.netD_A = self.place(define_D(opt.output_nc + seg, opt.ndf * width, **d))
+            self.netD_B = self.place(define_D(opt.input_nc + seg, opt.ndf * width, **d))
+            self.fake_A_pool = ImagePool(opt.pool_size)
+            self.fake_B_pool = ImagePool(opt.pool_size)
+            self.criterionGAN = GANLoss(use_lsgan=not opt.no_lsgan)
+            self.criterionL1 = torch.nn.L1Loss()
+            betas = (opt.beta1, 0.999)
+            self.optimizer_G = torch.optim.Adam(itertools.chain(self.netG_A.parameters(), self.netG_B.parameters()),
+                                                lr=opt.lr, betas=betas)
+            self.optimizer_D = torch.optim.Adam(itertools.chain(self.netD_A.parameters(), self.netD_B.parameters()),
+                                                lr=opt.lr_D, betas=betas)
+            self.optimizers = [self.optimizer_G, self.optimizer_D]
+
+    def set_input(self, data: dict) -> None:
+        a, b = ("A", "B") if self.opt.direction == "AtoB" else ("B", "A")
+        self.real_A_img = data[a].to(self.device)
+        self.real_B_img = data[b].to(self.device)
+        self.image_paths = data[a + "_paths"]
+        if a + "_segs" in data:
+            self.real_A_seg = merge_masks(data[a + "_segs"].to(self.device))
+            self.real_B_seg = merge_masks(data[b + "_segs"].to(self.device))
+        self.real_A = torch.cat([self.real_A_img, self.real_A_seg], 1) if self.with_seg else self.real_A_img
+        self.real_B = torch.cat([self.real_B_img, self.real_B_seg], 1) if self.with_seg else self.real_B_img
+
+    def forward(self) -> None:
+        self.fake_B = self.netG_A(self.real_A)
+        self.rec_A = self.netG_B(self.fake_B)
+        self.fake_A = self.netG_B(self.real_B)
+        self.rec_B = self.netG_A(self.fake_A)
+        nc_a, nc_b = self.real_A_img.shape[1], self.real_B_img.shape[1]
+        self.fake_B_img, self.rec_A_img = self.fake_B[:, :nc_b], self.rec_A[:, :nc_a]
+        self.fake_A_img, self.rec_B_img = self.fake_A[:, :nc_a], self.rec_B[:, :nc_b]
+        if self.with_seg:
+            self.fake_B_seg, self.rec_A_seg = self.fake_B[:, nc_b:], self.rec_A[:, nc_a:]
+            self.fake_A_seg, self.rec_B_seg = self.fake_A[:, nc_a:], self.rec_B[:, nc_b:]
+
+    def optimize_parameters(self) -> None:
+        opt = self.opt
+        self.forward()
+        self.set_requires_grad([self.netD_A, self.netD_B], False)
+        self.optimizer_G.zero_grad(set_to_none=True)
+        losses = {"G_A": self.criterionGAN(self.netD_A(self.fake_B), True),
+                  "G_B": self.criterionGAN(self.netD_B(self.fake_A), True),
+                  "cyc_A": self.criterionL1(self.rec_A, self.real_A) * opt.lambda_A,
+                  "cyc_B": self.criterionL1(self.rec_B, self.real_B) * opt.lambda_B}
+        if opt.lambda_idt > 0:
+            losses["idt_A"] = self.criterionL1(self.netG_A(self.real_B), self.real_B) * opt.lambda_B * opt.lambda_idt
+            losses["idt_B"] = self.criterionL1(self.netG_B(self.real_A), self.real_A) * opt.lambda_A * opt.lambda_idt
+        sum(losses.values()).backward()
+        self.optimizer_G.step()
+
+        self.set_requires_grad([self.netD_A, self.netD_B], True)
+        self.optimizer_D.zero_grad(set_to_none=True)
+        losses["D_A"] = self._backward_D(self.netD_A, self.real_B, self.fake_B_pool.query(self.fake_B.detach()))
+        losses["D_B"] = self._backward_D(self.netD_B, self.real_A, self.fake_A_pool.query(self.fake_A.detach()))
+        self.optimizer_D.step()
+        self.losses = {k: float(v.detach()) for k, v in losses.items()}
+
+    def _backward_D(self, D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        loss = 0.5 * (self.criterionGAN(D(real), True) + self.criterionGAN(D(fake), False))
+        loss.backward()
+        return loss
