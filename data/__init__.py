@@ -4,36 +4,18 @@
 """
 from __future__ import annotations
 
-import importlib
 import os
-import pkgutil
-from typing import Callable, TypeVar
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from util.log import logger
+from util.registry import Registry
 
-_REGISTRY: dict[str, type] = {}
-T = TypeVar("T", bound=type)
-
-
-def register_dataset(name: str) -> Callable[[T], T]:
-    def deco(cls: T) -> T:
-        _REGISTRY[name] = cls
-        return cls
-    return deco
-
-
-def dataset_modes() -> list[str]:
-    return sorted(m.name[: -len("_dataset")] for m in pkgutil.iter_modules(__path__) if m.name.endswith("_dataset")
-                  and m.name != "base_dataset")
-
-
-def get_dataset_class(name: str) -> type:
-    if name not in _REGISTRY:
-        importlib.import_module(f"data.{name}_dataset")
-    return _REGISTRY[name]
+_modes = Registry("data", "_dataset")
+register_dataset = _modes.register
+dataset_modes = _modes.names
+get_dataset_class = _modes.get
 
 
 def create_dataset(opt) -> Dataset:

@@ -5,30 +5,12 @@ so that argparse can offer them as choices before any of them is imported.
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from typing import Callable, TypeVar
+from util.registry import Registry
 
-_REGISTRY: dict[str, type] = {}
-T = TypeVar("T", bound=type)
-
-
-def register_model(name: str) -> Callable[[T], T]:
-    def deco(cls: T) -> T:
-        _REGISTRY[name] = cls
-        return cls
-    return deco
-
-
-def model_names() -> list[str]:
-    return sorted(m.name[: -len("_model")] for m in pkgutil.iter_modules(__path__) if m.name.endswith("_model")
-                  and m.name != "base_model")
-
-
-def get_model_class(name: str) -> type:
-    if name not in _REGISTRY:
-        importlib.import_module(f"models.{name}_model")
-    return _REGISTRY[name]
+_models = Registry("models", "_model")
+register_model = _models.register
+model_names = _models.names
+get_model_class = _models.get
 
 
 def create_model(opt):
