@@ -172,7 +172,7 @@ def prepare_output(args: argparse.Namespace, generator: str, folders: Sequence[s
     return save_root
 
 
-def _save_png(img: Image.Image, path: Path) -> None:
+def save_png(img: Image.Image, path: Path) -> None:
     """Write through a temporary name so that `path` never holds a half-written file."""
     tmp = path.with_name(path.name + ".part")
     img.save(tmp, format="PNG")
@@ -215,8 +215,8 @@ def write_folder(samples: Sequence[Sample], save_root: Path, folder: str, resize
             stats.without_instances += 1
             continue
         for k, mask in enumerate(fitted):
-            _save_png(Image.fromarray(mask.astype(np.uint8) * 255), seg_dir / f"{sample.name}_{k}.png")
-        _save_png(resize(image, Image.Resampling.LANCZOS), target)
+            save_png(Image.fromarray(mask.astype(np.uint8) * 255), seg_dir / f"{sample.name}_{k}.png")
+        save_png(resize(image, Image.Resampling.LANCZOS), target)
         stats.written += 1
     logger.info("%s: %d images written, %d already there, %d skipped (no non-empty instance)",
                 folder, stats.written, stats.already_there, stats.without_instances)

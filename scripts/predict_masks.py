@@ -27,7 +27,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from scipy import ndimage
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -36,11 +35,11 @@ from data.image_folder import load_image, require_dir
 from models import create_model
 from options.test_options import TestOptions
 from util.cli import run_cli
+from util.components import split_instances
 from util.errors import OptionError
 from util.log import logger
 from util.seed import seed_all
 
-EIGHT_CONNECTED = np.ones((3, 3), bool)
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, argparse.Namespace]:
@@ -63,16 +62,6 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, argparse
     opt = TestOptions().parse([*rest, "--dataroot", args.images, "--model", "pix2pix", "--dataset_mode", "single",
                                "--resize_or_crop", "resize"])
     return args, opt
-
-
-def split_instances(mask: np.ndarray, min_area: int) -> np.ndarray:
-    """(K, H, W) boolean instance masks of a boolean (H, W) mask: its 8-connected components of at least
-    `min_area` pixels, largest first (ties in scan order)."""
-    labels, n = ndimage.label(mask, structure=EIGHT_CONNECTED)
-    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-    order = np.argsort(-areas, kind="stable")
-    keep = order[areas[order] >= min_area] + 1
-    return labels[None] == keep[:, None, None]
 
 
 def output_folders(args: argparse.Namespace) -> tuple[Path, Path]:

@@ -12,7 +12,8 @@ from PIL import Image
 import test as test_script
 from models import create_model
 from options.test_options import TestOptions
-from scripts.predict_masks import main, predicted_masks, split_instances
+from scripts.predict_masks import main, predicted_masks
+from util.components import split_instances
 from tests.conftest import TINY
 from util.cli import run_cli
 from util.errors import OptionError
