@@ -46,5 +46,8 @@ class HTML:
                                 tags.p(txt)
 
     def save(self) -> None:
-        with open(os.path.join(self.web_dir, "index.html"), "w", encoding="utf-8") as f:
+        """Write index.html aside and move it into place: a browser or a crash never sees half a page."""
+        path = os.path.join(self.web_dir, "index.html")
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
             f.write(self.doc.render())
+        os.replace(path + ".tmp", path)

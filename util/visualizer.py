@@ -1,11 +1,13 @@
-"""Training feedback (loss log, HTML page of results, optional visdom) and test.py's results writer.
+"""Training feedback (loss log, HTML page of results, loss plot, optional visdom) and test.py's results writer.
 
 Visdom is optional: without a server the run goes on with one warning instead of a stream of
-connection errors, and the loss log and HTML page are written either way.
+connection errors, and the loss log, the HTML page and its loss plot are written either way. The
+program itself never starts a visdom server nor opens a port.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import re
@@ -41,6 +43,26 @@ def save_images(webpage: HTML, visuals: Visuals, image_paths: list[str], aspect_
         webpage.add_images(files, list(visuals), files, width=width)
 
 
+def plot_losses(history: Mapping, title: str, path: str) -> None:
+    """Draw every loss against the epoch into the PNG `path` (written aside, then moved into place)."""
+    # Imported here: only training pages need matplotlib, and the Agg canvas needs no display.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    ys = np.array(history["Y"], dtype=float)
+    for i, name in enumerate(history["legend"]):
+        ax.plot(history["X"], ys[:, i], label=name, linewidth=1)
+    ax.set(title=title, xlabel="epoch", ylabel="loss")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
+    tmp = path + ".tmp"
+    fig.savefig(tmp, format="png", bbox_inches="tight")
+    os.replace(tmp, path)
+
+
 def _server_answers(url: str, timeout: float = 2.0) -> bool:
     """Whether anything answers HTTP at `url` (any status counts)."""
     try:
@@ -53,16 +75,22 @@ def _server_answers(url: str, timeout: float = 2.0) -> bool:
 
 
 class Visualizer:
-    """Logs losses to `CHECKPOINTS/NAME/loss_log.txt`, keeps `CHECKPOINTS/NAME/web/` and feeds visdom."""
+    """Logs losses to `CHECKPOINTS/NAME/loss_log.txt`, keeps `CHECKPOINTS/NAME/web/` and feeds visdom.
+
+    The plotted losses are also kept in `loss_history.jsonl`, so that a run resumed with
+    `--continue_train` goes on drawing the curves it had drawn up to where it resumes: `resume_at`, in
+    epochs (epoch + fraction done), by default the start of `--epoch_count`.
+    """
 
     _EPOCH_FILE = re.compile(r"^epoch(\d+)_")
+    LOSS_PNG = "loss.png"
+    PAGE_REFRESH = 60   # seconds: an open training page follows the run
 
-    def __init__(self, opt: argparse.Namespace) -> None:
+    def __init__(self, opt: argparse.Namespace, resume_at: float | None = None) -> None:
         self.opt = opt
         self.name = opt.name
         self.display_id = opt.display_id
         self.use_html = opt.isTrain and not opt.no_html
-        self.loss_history: dict = {"X": [], "Y": [], "legend": []}
         run_dir = os.path.join(opt.checkpoints_dir, opt.name)
         self.web_dir = os.path.join(run_dir, "web")
         self.img_dir = os.path.join(self.web_dir, "images")
@@ -72,7 +100,33 @@ class Visualizer:
         self.log_name = os.path.join(run_dir, "loss_log.txt")
         with open(self.log_name, "a") as f:
             f.write(f"================ Training Loss ({time.strftime('%c')}) ================\n")
+        self.history_name = os.path.join(run_dir, "loss_history.jsonl")
+        if opt.continue_train:
+            self.loss_history = self._restart_history(opt.epoch_count if resume_at is None else resume_at)
+        else:
+            self.loss_history = self._restart_history(None)
         self.vis = self._connect() if self.display_id > 0 else None
+
+    # ---- loss history -------------------------------------------------------------------------------------
+    def _restart_history(self, resume_at: float | None) -> dict:
+        """The losses plotted up to `resume_at` epochs (none for a new run); the file is rewritten to match."""
+        kept = []
+        if resume_at is not None and os.path.isfile(self.history_name):
+            with open(self.history_name) as f:
+                for line in f:
+                    try:
+                        entry = json.loads(line)
+                    except ValueError:      # a line cut short by a crash
+                        continue
+                    if entry["epoch"] <= resume_at:
+                        kept.append(entry)
+        tmp = self.history_name + ".tmp"
+        with open(tmp, "w") as f:
+            f.writelines(json.dumps(e) + "\n" for e in kept)
+        os.replace(tmp, self.history_name)
+        # One set of loss names per file: plot_current_losses empties it when the names change.
+        return {"X": [e["epoch"] for e in kept], "Y": [list(e["losses"].values()) for e in kept],
+                "legend": list(kept[0]["losses"]) if kept else []}
 
     # ---- visdom -------------------------------------------------------------------------------------------
     def _connect(self):
@@ -80,8 +134,9 @@ class Visualizer:
         url = f"{self.opt.display_server}:{self.opt.display_port}"
         if not _server_answers(url):
             logger.warning("no visdom server answers at %s: training goes on without live display "
-                           "(start one with `python -m visdom.server -port %d`, or pass --display_id 0)",
-                           url, self.opt.display_port)
+                           "(start one with `python -m visdom.server -port %d`, or without internet access "
+                           "`python scripts/visdom_server.py -port %d`; or pass --display_id 0)",
+                           url, self.opt.display_port, self.opt.display_port)
             return None
         try:
             import visdom
@@ -146,7 +201,11 @@ class Visualizer:
         """Rewrite web/index.html with every epoch that has saved images, newest first."""
         files = set(os.listdir(self.img_dir))
         epochs = sorted({int(m.group(1)) for f in files if (m := self._EPOCH_FILE.match(f))}, reverse=True)
-        page = HTML(self.web_dir, f"Experiment name = {self.name}")
+        page = HTML(self.web_dir, f"Experiment name = {self.name}", refresh=self.PAGE_REFRESH)
+        if self.loss_history["X"]:
+            plot_losses(self.loss_history, f"{self.name} loss over time", os.path.join(self.img_dir, self.LOSS_PNG))
+            page.add_header("losses")
+            page.add_images([self.LOSS_PNG], ["loss over time"], [self.LOSS_PNG], width=800)
         for n in epochs:
             saved = [k for k in names if self._epoch_file(n, k) in files]
             if saved:
@@ -158,10 +217,17 @@ class Visualizer:
     def plot_current_losses(self, epoch: int, counter_ratio: float, losses: Mapping[str, float]) -> None:
         """Record the losses at `epoch + counter_ratio` and redraw their curves in visdom."""
         h = self.loss_history
-        if not h["legend"]:
-            h["legend"] = list(losses)
-        h["X"].append(epoch + counter_ratio)
-        h["Y"].append([losses[k] for k in h["legend"]])
+        if list(losses) != h["legend"]:
+            if h["X"]:
+                logger.warning("the losses changed from %s to %s: the loss curves start anew",
+                               ", ".join(h["legend"]), ", ".join(losses))
+            h.update(X=[], Y=[], legend=list(losses))
+            open(self.history_name, "w").close()
+        x = epoch + counter_ratio
+        h["X"].append(x)
+        h["Y"].append([float(v) for v in losses.values()])
+        with open(self.history_name, "a") as f:
+            f.write(json.dumps({"epoch": x, "losses": dict(zip(h["legend"], h["Y"][-1]))}) + "\n")
         if self.vis is None:
             return
         try:

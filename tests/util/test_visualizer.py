@@ -19,7 +19,7 @@ from util.visualizer import Visualizer
 def make_opt(tmp_path, **kw) -> argparse.Namespace:
     opt = dict(name="exp", checkpoints_dir=str(tmp_path), display_id=0, display_server="http://127.0.0.1",
                display_port=8097, display_env="main", display_ncols=2, display_winsize=64, no_html=False,
-               isTrain=True)
+               isTrain=True, continue_train=False, epoch_count=1)
     opt.update(kw)
     return argparse.Namespace(**opt)
 
@@ -95,6 +95,51 @@ def test_html_lists_saved_epochs_newest_first(tmp_path):
                          ["epoch [1]"] + [f"images/epoch001_{k}.png" for k in v]
 
 
+def plot_epochs(vis, xs, names=("D_A", "G_A")):
+    for x in xs:
+        vis.plot_current_losses(int(x), x - int(x), {k: x * (i + 1) for i, k in enumerate(names)})
+
+
+def test_loss_plot_heads_the_page(tmp_path):
+    vis = Visualizer(make_opt(tmp_path))
+    vis.display_current_results(visuals(), 1, save_result=True)
+    web = tmp_path / "exp" / "web"
+    assert not (web / "images" / "loss.png").exists()      # nothing plotted yet: no plot
+    plot_epochs(vis, [1.5, 2.0])
+    vis.display_current_results(visuals(), 2, save_result=True)
+    page = _Page()
+    page.feed((web / "index.html").read_text())
+    assert page.items[:3] == ["losses", "images/loss.png", "epoch [2]"]
+    with Image.open(web / "images" / "loss.png") as img:
+        assert img.format == "PNG" and img.width > 400 and img.height > 200
+    assert '<meta content="60" http-equiv="refresh">' in (web / "index.html").read_text()
+    assert sorted(p.name for p in web.iterdir()) == ["images", "index.html"]    # no temporary file left
+
+
+def test_resumed_run_keeps_the_loss_curves_up_to_where_it_resumes(tmp_path, records):
+    vis = Visualizer(make_opt(tmp_path))
+    plot_epochs(vis, [1.5, 2.0, 2.5, 3.0])
+    history = tmp_path / "exp" / "loss_history.jsonl"
+    with open(history, "a") as f:
+        f.write('{"epoch": 3.5, "los')                      # a line cut short by a crash
+    # resuming at the start of epoch 2 drops what epoch 2 and later plotted: they are trained again
+    vis = Visualizer(make_opt(tmp_path, continue_train=True, epoch_count=2))
+    assert vis.loss_history == {"X": [1.5, 2.0], "Y": [[1.5, 3.0], [2.0, 4.0]], "legend": ["D_A", "G_A"]}
+    plot_epochs(vis, [2.25, 2.5])
+    # a checkpoint saved a quarter into epoch 2 resumes there
+    vis = Visualizer(make_opt(tmp_path, continue_train=True, epoch_count=2), resume_at=2.25)
+    assert vis.loss_history["X"] == [1.5, 2.0, 2.25] and len(history.read_text().splitlines()) == 3
+    # other loss names start new curves, with a warning
+    plot_epochs(vis, [2.5], names=("D",))
+    assert vis.loss_history == {"X": [2.5], "Y": [[2.5]], "legend": ["D"]}
+    assert [r.getMessage() for r in records if r.levelno >= logging.WARNING] == [
+        "the losses changed from D_A, G_A to D: the loss curves start anew"]
+    assert Visualizer(make_opt(tmp_path, continue_train=True, epoch_count=3)).loss_history["legend"] == ["D"]
+    # a new run (no --continue_train) starts from nothing
+    assert Visualizer(make_opt(tmp_path)).loss_history == {"X": [], "Y": [], "legend": []}
+    assert history.read_text() == ""
+
+
 def test_no_html_writes_no_page(tmp_path):
     vis = Visualizer(make_opt(tmp_path, no_html=True))
     vis.display_current_results(visuals(), 1, save_result=True)
@@ -110,6 +155,7 @@ def test_missing_visdom_server_warns_once(tmp_path, records):
     warnings = [r for r in records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1
     assert str(port) in warnings[0].getMessage() and "python -m visdom.server" in warnings[0].getMessage()
+    assert "scripts/visdom_server.py" in warnings[0].getMessage()
     assert vis.loss_history["X"] == [1.5, 2.5, 3.5] and vis.loss_history["legend"] == ["D_A", "G_A"]
     assert (tmp_path / "exp" / "web" / "index.html").exists()
 
