@@ -1,26 +1,94 @@
-"""Train a model: `python train.py --dataroot DATA --name NAME --model insta_gan [flags]` (see README)."""
+"""Train a model: `python train.py --dataroot DATA --name NAME --model insta_gan [flags]` (see README).
+
+Every checkpoint also holds where training stands and every random state, so that `--continue_train`
+goes on as if the run had never stopped (README, "Resuming a run").
+"""
 from __future__ import annotations
 
+import argparse
+import math
 import os
 import sys
 import time
-from typing import Sequence
+from dataclasses import asdict, dataclass
+from typing import Iterator, Mapping, Sequence
 
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from data import create_dataloader
 from models import create_model
+from models.base_model import BaseModel
 from options.train_options import TrainOptions
+from util.checkpoint import restore_rng, rng_state
 from util.cli import run_cli
+from util.errors import UserError
 from util.log import logger
 from util.seed import seed_all
 from util.visualizer import Visualizer
 
 
+@dataclass
+class Position:
+    """Where training stands, saved with every checkpoint: the epoch under way and how far into it."""
+    epoch: int
+    batches_done: int = 0     # batches of `epoch` trained on
+    epoch_iter: int = 0       # their samples
+    total_steps: int = 0      # samples since the start of training
+    g_loss_sum: float = 0.0   # the epoch's summed generator losses: the plateau schedule's metric
+
+
 def crossed(total: int, batch: int, freq: int) -> bool:
     """True when the sample counter passed a multiple of `freq` in the last batch (works for any batch size)."""
     return total // freq > (total - batch) // freq
+
+
+def epoch_batches(loader: DataLoader, skip: int, rng: dict | None) -> Iterator[dict]:
+    """The epoch's batches after the first `skip`, which a resumed run trained on before it stopped.
+
+    They are read and dropped, so that the shuffled order (drawn from the loader's generator, restored by
+    the caller) is the interrupted epoch's; then the global random streams are set to the saved `rng`, as
+    they were after those batches.
+    """
+    batches = iter(loader)
+    for _ in range(skip):
+        next(batches)
+    if rng is not None:
+        restore_rng(rng)
+    return batches
+
+
+def check_finite(losses: Mapping[str, float], epoch: int, total_steps: int, last_good: str | None) -> None:
+    """Stop at a NaN or infinite loss, before anything else is saved: the weights are broken from here on."""
+    for name, value in losses.items():
+        if not math.isfinite(value):
+            kept = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was saved"
+            raise UserError(f"non-finite loss {name} = {value} at epoch {epoch}, iteration {total_steps}: "
+                            f"stopping; {kept}")
+
+
+def save(model: BaseModel, label: str | int, position: Position, loader_state) -> str:
+    """Save checkpoint `label` with the position, the loader's shuffling state for `position.epoch` and the
+    global random states; returns the network files' pattern, for messages."""
+    model.save_checkpoint(label, {"position": asdict(position), "loader": loader_state, "rng": rng_state()})
+    return model.checkpoint_path(label, "*")
+
+
+def start_position(opt: argparse.Namespace, loader: DataLoader, saved: dict | None) -> tuple[Position, dict | None]:
+    """Where this run starts: at --epoch_count for a new or weights-only run; else at the saved position, with
+    the loader's shuffling state set here and the global random states returned (for `epoch_batches`)."""
+    if saved is None:
+        return Position(epoch=opt.epoch_count), None
+    position = Position(**saved["position"])
+    loader.generator.set_state(saved["loader"].cpu())
+    if opt.epoch_count not in (1, position.epoch):
+        logger.warning("--epoch_count %d ignored: the training state goes on with epoch %d", opt.epoch_count,
+                       position.epoch)
+    opt.epoch_count = position.epoch           # the first epoch of this run, as for a weights-only resume
+    logger.info("continuing at epoch %d after %d batches of it, %d samples in all", position.epoch,
+                position.batches_done, position.total_steps)
+    return position, saved["rng"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,54 +97,63 @@ def main(argv: Sequence[str] | None = None) -> int:
     seed_all(opt.seed)
     loader = create_dataloader(opt)            # validates the data set before anything is written
     model = create_model(opt)
-    model.setup()                              # loads checkpoints for --continue_train
-    visualizer = Visualizer(opt)
+    saved = model.setup()                      # --continue_train: networks and, if saved, the training state
+    position, rng = start_position(opt, loader, saved)
+    last_good = None
+    if opt.continue_train:
+        last_good = model.checkpoint_path(f"iter_{opt.load_iter}" if opt.load_iter > 0 else opt.epoch, "*")
+    visualizer = Visualizer(opt, resume_at=position.epoch + position.epoch_iter / len(loader.dataset))
     options.save(opt, os.path.join(opt.checkpoints_dir, opt.name))
     dataset_size = len(loader.dataset)
     logger.info("training %s on %d images per epoch, seed %d", opt.name, dataset_size, opt.seed)
-
     last_epoch = opt.niter + opt.niter_decay
-    total_steps = 0
+    if position.epoch > last_epoch:
+        logger.warning("nothing to train: the checkpoint is at the end of epoch %d = --niter + --niter_decay",
+                       last_epoch)
     with logging_redirect_tqdm(loggers=[logger]):
-        for epoch in tqdm(range(opt.epoch_count, last_epoch + 1), desc="epochs", unit="epoch", disable=None):
+        for epoch in tqdm(range(position.epoch, last_epoch + 1), desc="epochs", unit="epoch", disable=None):
             epoch_start = time.time()
-            epoch_iter = 0
-            g_loss_sum, n_batches = 0.0, 0
-            bar = tqdm(loader, desc=f"epoch {epoch}/{last_epoch}", unit="batch", leave=False, disable=None)
+            loader_state = loader.generator.get_state()   # this epoch's shuffling, saved with mid-epoch checkpoints
+            batches = epoch_batches(loader, position.batches_done, rng)
+            bar = tqdm(batches, total=len(loader), initial=position.batches_done, desc=f"epoch {epoch}/{last_epoch}",
+                       unit="batch", leave=False, disable=None)
             data_start = time.time()
             for data in bar:
                 t_data = time.time() - data_start
                 iter_start = time.time()
                 batch = len(data["A_paths"])
-                total_steps += batch
-                epoch_iter += batch
+                position.total_steps += batch
+                position.epoch_iter += batch
+                position.batches_done += 1
                 model.set_input(data)
                 model.optimize_parameters()
                 losses = model.get_current_losses()
-                g_loss_sum += sum(v for k, v in losses.items() if not k.startswith("D"))
-                n_batches += 1
+                check_finite(losses, epoch, position.total_steps, last_good)
+                position.g_loss_sum += sum(v for k, v in losses.items() if not k.startswith("D"))
                 bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
 
-                show, save = crossed(total_steps, batch, opt.display_freq), crossed(total_steps, batch,
-                                                                                    opt.update_html_freq)
-                if show or save:
-                    visualizer.display_current_results(model.get_current_visuals(), epoch, save)
-                if crossed(total_steps, batch, opt.print_freq):
-                    visualizer.print_current_losses(epoch, epoch_iter, losses, (time.time() - iter_start) / batch,
-                                                    t_data)
-                    visualizer.plot_current_losses(epoch, epoch_iter / dataset_size, losses)
-                if crossed(total_steps, batch, opt.save_latest_freq):
-                    suffix = f"iter_{total_steps}" if opt.save_by_iter else "latest"
-                    logger.info("saving the %s model (epoch %d, total_steps %d)", suffix, epoch, total_steps)
-                    model.save_networks(suffix)
+                total = position.total_steps
+                show, save_page = crossed(total, batch, opt.display_freq), crossed(total, batch, opt.update_html_freq)
+                if show or save_page:
+                    visualizer.display_current_results(model.get_current_visuals(), epoch, save_page)
+                if crossed(total, batch, opt.print_freq):
+                    visualizer.print_current_losses(epoch, position.epoch_iter, losses,
+                                                    (time.time() - iter_start) / batch, t_data)
+                    visualizer.plot_current_losses(epoch, position.epoch_iter / dataset_size, losses)
+                if crossed(total, batch, opt.save_latest_freq):
+                    label = f"iter_{total}" if opt.save_by_iter else "latest"
+                    logger.info("saving the %s model (epoch %d, total_steps %d)", label, epoch, total)
+                    last_good = save(model, label, position, loader_state)
                 data_start = time.time()
 
+            model.update_learning_rate(position.g_loss_sum / max(position.batches_done, 1))
+            position, rng = Position(epoch + 1, total_steps=position.total_steps), None
             if epoch % opt.save_epoch_freq == 0 or epoch == last_epoch:
-                logger.info("saving the model at the end of epoch %d, iters %d", epoch, total_steps)
-                model.save_networks("latest")
-                model.save_networks(epoch)
+                # the numbered set first: should a kill break 'latest', the same state is whole under this epoch
+                logger.info("saving the model at the end of epoch %d, iters %d", epoch, position.total_steps)
+                save(model, epoch, position, loader.generator.get_state())
+                last_good = save(model, "latest", position, loader.generator.get_state())
             logger.info("end of epoch %d / %d \t time taken: %d sec", epoch, last_epoch, time.time() - epoch_start)
-            model.update_learning_rate(g_loss_sum / max(n_batches, 1))
     return 0
 
 

@@ -1,19 +1,25 @@
 """BaseModel: what every model shares -- device, networks, optimisers, schedules, checkpoints, visuals, losses.
 
 A subclass declares `loss_names`, `visual_names` and `net_names` (networks `self.net<name>`, checkpoint files
-`{epoch}_net_{name}.pth`), builds its networks and optimisers in `__init__`, and implements `set_input`,
-`forward` (inference, used by `test`) and `optimize_parameters`.
+`{epoch}_net_{name}.pth`), builds its networks, optimisers and image pools in `__init__`, and implements
+`set_input`, `forward` (inference, used by `test`) and `optimize_parameters`.
+
+A training checkpoint is the reference's network files plus one `{epoch}_train_state.pth` (optimisers,
+schedules, image pools and whatever the caller adds: position, random states). See `save_checkpoint`.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 from collections import OrderedDict
 
 import torch
 import torch.nn as nn
 
+from util.checkpoint import atomic_save, commit, read_checkpoint, remove_leftovers, write_temporary
 from util.errors import UserError
+from util.image_pool import ImagePool
 from util.log import logger
 from .networks.set_discriminator import convert_reference_state_dict
 from .schedulers import get_scheduler
@@ -22,13 +28,6 @@ from .schedulers import get_scheduler
 def unwrap(net: nn.Module) -> nn.Module:
     """The network inside a DataParallel/DistributedDataParallel wrapper."""
     return net.module if isinstance(net, (nn.DataParallel, nn.parallel.DistributedDataParallel)) else net
-
-
-def atomic_save(obj: object, path: str) -> None:
-    """Write to a temporary file and rename it, so an interrupted save never leaves a broken checkpoint."""
-    tmp = path + ".tmp"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 class BaseModel:
@@ -66,17 +65,30 @@ class BaseModel:
     def networks(self) -> dict[str, nn.Module]:
         return {name: getattr(self, "net" + name) for name in self.net_names}
 
-    def setup(self) -> None:
-        """Schedulers for training; load checkpoints for testing or `--continue_train`."""
-        if self.isTrain:
-            self.schedulers = [get_scheduler(o, self.opt) for o in self.optimizers]
-        if not self.isTrain or self.opt.continue_train:
-            self.load_networks(f"iter_{self.opt.load_iter}" if self.opt.load_iter > 0 else self.opt.epoch)
+    def setup(self) -> dict | None:
+        """Schedulers for training; load checkpoints for testing or `--continue_train`.
+
+        Returns the caller's part of the training state (`save_checkpoint`'s `run_state`) when one was
+        resumed, else None."""
+        resumed = None
+        label = f"iter_{self.opt.load_iter}" if self.opt.load_iter > 0 else self.opt.epoch
+        if not self.isTrain:
+            self.load_networks(label)
+        else:
+            # The lambda schedule counts its epochs from the --epoch_count of the run that started it; a resumed
+            # run keeps that origin here while its own opt.epoch_count says where it starts.
+            self.schedule_opt = copy.copy(self.opt)
+            self.schedulers = [get_scheduler(o, self.schedule_opt) for o in self.optimizers]
+            if os.path.isdir(self.save_dir):
+                remove_leftovers(self.save_dir)
+            if self.opt.continue_train:
+                resumed = self.resume(label)
         for name, net in self.networks().items():
             n = sum(p.numel() for p in net.parameters())
             logger.info("network %s: %.3f M parameters", name, n / 1e6)
             if self.opt.verbose:
                 logger.debug("%s", net)
+        return resumed
 
     def eval(self) -> None:
         for net in self.networks().values():
@@ -126,26 +138,104 @@ class BaseModel:
     def checkpoint_path(self, epoch: str | int, name: str) -> str:
         return os.path.join(self.save_dir, f"{epoch}_net_{name}.pth")
 
+    def state_path(self, epoch: str | int) -> str:
+        return os.path.join(self.save_dir, f"{epoch}_train_state.pth")
+
+    def pools(self) -> dict[str, ImagePool]:
+        """Every `ImagePool` attribute: found rather than declared, so that no model can leave one out of the
+        training state."""
+        return {name: value for name, value in vars(self).items() if isinstance(value, ImagePool)}
+
     def save_networks(self, epoch: str | int) -> None:
-        """Plain CPU state dicts without a `module.` prefix, as the reference writes them."""
+        """Plain CPU state dicts without a `module.` prefix, as the reference writes them (weights only)."""
         os.makedirs(self.save_dir, exist_ok=True)
         for name, net in self.networks().items():
-            state = {k: v.detach().cpu() for k, v in unwrap(net).state_dict().items()}
-            atomic_save(state, self.checkpoint_path(epoch, name))
+            atomic_save(cpu_state_dict(net), self.checkpoint_path(epoch, name))
 
-    def load_networks(self, epoch: str | int) -> None:
+    def save_checkpoint(self, epoch: str | int, run_state: dict) -> None:
+        """Save the networks and `{epoch}_train_state.pth` (training state and `run_state`) as one set.
+
+        Every file goes to a temporary file first; only when all are on disk are they renamed into place, the
+        training state last. A kill while writing leaves the previous set whole. The state records the
+        SHA-256 of each network file, so a kill within the renames (some network files new, the state old)
+        is caught on resuming instead of silently mixing two checkpoints.
+        """
+        os.makedirs(self.save_dir, exist_ok=True)
+        paths, digests = [], {}
+        for name, net in self.networks().items():
+            paths.append(self.checkpoint_path(epoch, name))
+            digests[name] = write_temporary(cpu_state_dict(net), paths[-1])
+        state = self.state_path(epoch)
+        write_temporary({"nets": digests, "model": self.training_state(), "run": run_state}, state)
+        commit(paths + [state])
+
+    def load_networks(self, epoch: str | int, digests: dict[str, str] | None = None, saved_with: str = "") -> None:
+        """Load every network of checkpoint `epoch`; `digests` (from a training state) must match the files."""
         for name, net in self.networks().items():
             path = self.checkpoint_path(epoch, name)
             if not os.path.isfile(path):
                 if not self.isTrain and name.startswith("D"):
                     continue  # testing needs the generators only (the authors released only those)
                 raise UserError(f"checkpoint not found: {path}")
-            try:
-                state = torch.load(path, map_location=self.device, weights_only=True)
-            except Exception as e:
-                raise UserError(f"cannot read checkpoint {path}: {e}") from None
+            state = read_checkpoint(path, self.device, digests[name] if digests else None, saved_with)
             load_state(unwrap(net), state, path)
             logger.info("loaded %s", path)
+
+    def resume(self, epoch: str | int) -> dict | None:
+        """Load checkpoint `epoch` to go on training: the networks and, when it has one, the training state
+        (returning its `run_state`). Reference checkpoints hold weights only."""
+        state_path = self.state_path(epoch)
+        if not os.path.isfile(state_path):
+            if not os.path.isfile(self.checkpoint_path(epoch, self.net_names[0])):
+                raise UserError(f"--continue_train: no checkpoint '{epoch}' in {self.save_dir} (no "
+                                f"{os.path.basename(state_path)}): train without --continue_train, or pick a "
+                                f"saved one with --epoch or --load_iter")
+            self.load_networks(epoch)
+            logger.warning("no %s (a reference checkpoint?): weights only; optimisers, learning-rate schedules, "
+                           "image pools and random streams start fresh at epoch %d", state_path, self.opt.epoch_count)
+            return None
+        state = read_checkpoint(state_path, self.device)
+        if not isinstance(state, dict) or not {"nets", "model", "run"} <= state.keys():
+            raise UserError(f"{state_path} is not a training state written by this program")
+        self.load_networks(epoch, state["nets"], state_path)
+        self.load_training_state(state["model"], state_path)
+        logger.info("resumed the training state %s", state_path)
+        return state["run"]
+
+    def training_state(self) -> dict:
+        """Optimisers, schedules and image pools: what training needs besides the weights to go on exactly."""
+        return {"optimizers": [o.state_dict() for o in self.optimizers],
+                "schedulers": [s.state_dict() for s in self.schedulers],
+                "pools": {name: pool.state_dict() for name, pool in self.pools().items()},
+                "lr_policy": self.opt.lr_policy,
+                "schedule_origin": self.schedule_opt.epoch_count}
+
+    def load_training_state(self, state: dict, path: str) -> None:
+        if state["lr_policy"] != self.opt.lr_policy:
+            raise UserError(f"{path} was saved with --lr_policy {state['lr_policy']}, not {self.opt.lr_policy}")
+        asked = self._optimizer_settings()
+        try:
+            if len(state["optimizers"]) != len(self.optimizers) or state["pools"].keys() != self.pools().keys():
+                raise ValueError("other optimisers or image pools")
+            for optimizer, saved in zip(self.optimizers, state["optimizers"]):
+                optimizer.load_state_dict(saved)
+            for scheduler, saved in zip(self.schedulers, state["schedulers"]):
+                scheduler.load_state_dict(saved)
+            for name, pool in self.pools().items():
+                pool.load_state_dict(state["pools"][name])
+        except (ValueError, KeyError) as e:
+            raise UserError(f"training state {path} does not fit the model built from the flags: {e}") from None
+        self.schedule_opt.epoch_count = state["schedule_origin"]
+        if self._optimizer_settings() != asked:
+            logger.warning("%s goes on with the learning rates and betas it was saved with: --lr, --lr_D and "
+                           "--beta1 are ignored (delete it to resume the weights only)", path)
+
+    def _optimizer_settings(self) -> list[tuple]:
+        return [(g.get("initial_lr"), tuple(g["betas"])) for o in self.optimizers for g in o.param_groups]
+
+
+def cpu_state_dict(net: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu() for k, v in unwrap(net).state_dict().items()}
 
 
 def load_state(net: nn.Module, state: dict[str, torch.Tensor], path: str) -> None:
