@@ -8,7 +8,6 @@ visual names as InstaGAN's (real_A_img, fake_B_img, rec_A_img, real_A_seg, ...) 
 from __future__ import annotations
 
 import argparse
-import itertools
 
 import torch
 
@@ -73,12 +72,7 @@ class CycleGANModel(BaseModel):
             self.fake_B_pool = ImagePool(opt.pool_size)
             self.criterionGAN = GANLoss(use_lsgan=not opt.no_lsgan)
             self.criterionL1 = torch.nn.L1Loss()
-            betas = (opt.beta1, 0.999)
-            self.optimizer_G = torch.optim.Adam(itertools.chain(self.netG_A.parameters(), self.netG_B.parameters()),
-                                                lr=opt.lr, betas=betas)
-            self.optimizer_D = torch.optim.Adam(itertools.chain(self.netD_A.parameters(), self.netD_B.parameters()),
-                                                lr=opt.lr_D, betas=betas)
-            self.optimizers = [self.optimizer_G, self.optimizer_D]
+            self.make_optimizers([self.netG_A, self.netG_B], [self.netD_A, self.netD_B])
 
     def set_input(self, data: dict) -> None:
         a, b = ("A", "B") if self.opt.direction == "AtoB" else ("B", "A")

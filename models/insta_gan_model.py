@@ -6,7 +6,6 @@ naming, kept for its users). Training and inference are sequential over mask sub
 from __future__ import annotations
 
 import argparse
-import itertools
 
 import torch
 
@@ -75,12 +74,7 @@ class InstaGANModel(BaseModel):
             self.criterionGAN = GANLoss(use_lsgan=not opt.no_lsgan)
             self.criterionSet = SetL1Loss()
             self.criterionCtx = ContextPreservingLoss()
-            betas = (opt.beta1, 0.999)
-            self.optimizer_G = torch.optim.Adam(itertools.chain(self.netG_A.parameters(), self.netG_B.parameters()),
-                                                lr=opt.lr, betas=betas)
-            self.optimizer_D = torch.optim.Adam(itertools.chain(self.netD_A.parameters(), self.netD_B.parameters()),
-                                                lr=opt.lr_D, betas=betas)
-            self.optimizers = [self.optimizer_G, self.optimizer_D]
+            self.make_optimizers([self.netG_A, self.netG_B], [self.netD_A, self.netD_B])
 
     def set_input(self, data: dict) -> None:
         """Take a batch of `unaligned_seg` items; keep each sample's `ins_max` largest masks (or a random order)."""

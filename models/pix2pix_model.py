@@ -65,10 +65,7 @@ class Pix2PixModel(BaseModel):
             self.fake_AB_pool = ImagePool(opt.pool_size)
             self.criterionGAN = GANLoss(use_lsgan=not opt.no_lsgan)
             self.criterionL1 = nn.L1Loss()
-            betas = (opt.beta1, 0.999)
-            self.optimizer_G = torch.optim.Adam(self.netG.parameters(), lr=opt.lr, betas=betas)
-            self.optimizer_D = torch.optim.Adam(self.netD.parameters(), lr=opt.lr_D, betas=betas)
-            self.optimizers = [self.optimizer_G, self.optimizer_D]
+            self.make_optimizers([self.netG], [self.netD])
 
     def set_input(self, data: dict) -> None:
         """A batch of `aligned` (A, B) or, for testing, `single` (A) items.

@@ -36,6 +36,15 @@ def write_shapes(root: str, phase: str, domain: str, counts: list[int], size: tu
         Image.fromarray(img).save(os.path.join(root, phase + domain, f"{i:04d}.png"))
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny networks gain nothing from several threads, and lose much when the machine is busy."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def tiny_data(tmp_path) -> str:
     """train and test splits; one A image has no instance at all, one B image has five."""

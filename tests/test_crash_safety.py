@@ -41,15 +41,6 @@ model.save_checkpoint("latest", {"save": 2})
 """
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks gain nothing from several threads, and lose much when the machine is busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def train_flags(data, ck, *extra):
     return ["--dataroot", data, "--name", "run", "--checkpoints_dir", ck, "--seed", "2", *TINY_TRAIN,
             "--save_epoch_freq", "1", *extra]

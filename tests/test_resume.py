@@ -18,15 +18,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NETS = ("G_A", "G_B", "D_A", "D_B")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks gain nothing from several threads, and lose much when the machine is busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def flags(data, ck, *extra):
     """A tiny run whose result depends on every random stream: shuffled batches, random B partners, crops and
     flips, a non-empty image pool (`--pool_size 2`)."""
