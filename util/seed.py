@@ -1,4 +1,7 @@
-"""Seeding of every random generator the project draws from (python, numpy, torch)."""
+"""Seeding of every random generator the project draws from (python, numpy, torch).
+
+DataLoader workers need nothing more: torch seeds python, numpy and torch in each worker from its own seed.
+"""
 import random
 
 import numpy as np
@@ -11,13 +14,3 @@ def seed_all(seed: int) -> None:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds all CUDA devices
 
-
-def seed_worker(worker_id: int) -> None:
-    """DataLoader `worker_init_fn`: derive python/numpy seeds from the worker's torch seed.
-
-    torch seeds each worker differently but leaves `random` and numpy alone, so without this every
-    worker (and every epoch under fork) would repeat the same augmentations.
-    """
-    seed = torch.initial_seed() % 2**32
-    np.random.seed(seed)
-    random.seed(seed)
