@@ -68,6 +68,12 @@ def check_finite(losses: Mapping[str, float], epoch: int, total_steps: int, last
                             f"stopping; {kept}")
 
 
+def out_of_time(started: float, minutes: float) -> bool:
+    """--time_limit: whether `minutes` (0: no limit) have passed since `started`, the first iteration's start,
+    so that start-up, data checks and loading a checkpoint do not eat into the budget."""
+    return minutes > 0 and time.time() - started >= minutes * 60
+
+
 def save(model: BaseModel, label: str | int, position: Position, loader_state) -> str:
     """Save checkpoint `label` with the position, the loader's shuffling state for `position.epoch` and the
     global random states; returns the network files' pattern, for messages."""
@@ -107,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     dataset_size = len(loader.dataset)
     logger.info("training %s on %d images per epoch, seed %d", opt.name, dataset_size, opt.seed)
     last_epoch = opt.niter + opt.niter_decay
+    started = None                             # when the first iteration began, for --time_limit
     if position.epoch > last_epoch:
         logger.warning("nothing to train: the checkpoint is at the end of epoch %d = --niter + --niter_decay",
                        last_epoch)
@@ -121,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for data in bar:
                 t_data = time.time() - data_start
                 iter_start = time.time()
+                started = started or iter_start
                 batch = len(data["A_paths"])
                 position.total_steps += batch
                 position.epoch_iter += batch
@@ -144,6 +152,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     label = f"iter_{total}" if opt.save_by_iter else "latest"
                     logger.info("saving the %s model (epoch %d, total_steps %d)", label, epoch, total)
                     last_good = save(model, label, position, loader_state)
+                if out_of_time(started, opt.time_limit):
+                    save(model, "latest", position, loader_state)
+                    logger.info("time limit of %g minutes reached at epoch %d, iteration %d: saved the latest model; "
+                                "--continue_train goes on from here", opt.time_limit, epoch, total)
+                    return 0
                 data_start = time.time()
 
             model.update_learning_rate(position.g_loss_sum / max(position.batches_done, 1))

@@ -35,6 +35,9 @@ class TrainOptions(BaseOptions):
         p.add_argument("--no_html", action="store_true", help="do not save training results to web/")
         p.add_argument("--lr_policy", type=str, default="lambda", choices=["lambda", "step", "plateau", "cosine"])
         p.add_argument("--lr_decay_iters", type=int, default=50, help="epochs between decays (step policy)")
+        p.add_argument("--time_limit", type=float, default=0,
+                       help="stop after the iteration in which this many minutes of training (counted from the "
+                            "first iteration) ran out, saving 'latest' for --continue_train; 0: no limit")
         return p
 
     def validate(self, opt: argparse.Namespace) -> None:
@@ -47,6 +50,8 @@ class TrainOptions(BaseOptions):
             raise OptionError("--niter and --niter_decay must be >= 0 with at least one epoch in all")
         if opt.epoch_count < 1:
             raise OptionError(f"--epoch_count must be >= 1, got {opt.epoch_count}")
+        if not opt.time_limit >= 0:
+            raise OptionError(f"--time_limit must be >= 0 minutes, got {opt.time_limit:g}")
         if opt.pool_size < 0:
             raise OptionError(f"--pool_size must be >= 0, got {opt.pool_size}")
         if opt.lr <= 0:

@@ -67,9 +67,12 @@ def log_records():
             records.append(record)
 
     handler = Keep()
+    level = logger.level
+    logger.setLevel(logging.INFO)   # outside an entry point the logger sits at WARNING
     logger.addHandler(handler)
     yield records
     logger.removeHandler(handler)
+    logger.setLevel(level)
 
 
 def seeded(seed: int = 0) -> torch.Generator:

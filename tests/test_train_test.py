@@ -9,6 +9,8 @@ from PIL import Image
 import test as test_script
 import train as train_script
 from tests.conftest import TINY, TINY_TRAIN
+from util.checkpoint import read_checkpoint
+from util.errors import OptionError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -39,6 +41,31 @@ def test_train_then_test(tiny_data, tmp_path):
     assert train_script.main(flags + TINY_TRAIN + ["--continue_train", "--epoch_count", "3", "--niter", "3",
                                                     "--niter_decay", "0"]) == 0
     assert os.path.isfile(os.path.join(run, "3_net_G_A.pth"))
+
+
+def test_time_limit_stops_after_the_iteration_and_saves_latest(tiny_data, tmp_path, log_records):
+    ck = str(tmp_path / "ck")
+    flags = ["--dataroot", tiny_data, "--name", "tiny", "--checkpoints_dir", ck, "--seed", "1", *TINY_TRAIN]
+    assert train_script.main(flags + ["--time_limit", "1e-6"]) == 0     # any first iteration takes longer
+    run = os.path.join(ck, "tiny")
+    saved = sorted(f for f in os.listdir(run) if f.endswith(".pth"))
+    assert saved == sorted([f"latest_net_{n}.pth" for n in ("G_A", "G_B", "D_A", "D_B")] + ["latest_train_state.pth"])
+    position = read_checkpoint(os.path.join(run, "latest_train_state.pth"))["run"]["position"]
+    assert (position["epoch"], position["batches_done"], position["total_steps"]) == (1, 1, 1)
+    assert [r.getMessage() for r in log_records if "time limit" in r.getMessage()] == [
+        "time limit of 1e-06 minutes reached at epoch 1, iteration 1: saved the latest model; "
+        "--continue_train goes on from here"]
+
+    # --continue_train goes on within epoch 1: two epochs of three images make six iterations in all
+    assert train_script.main(flags + ["--continue_train"]) == 0
+    position = read_checkpoint(os.path.join(run, "latest_train_state.pth"))["run"]["position"]
+    assert (position["epoch"], position["total_steps"]) == (3, 6)
+    assert os.path.isfile(os.path.join(run, "2_net_G_A.pth"))
+
+
+def test_negative_time_limit_is_an_option_error(tiny_data):
+    with pytest.raises(OptionError, match="--time_limit must be >= 0 minutes, got -1$"):
+        train_script.main(["--dataroot", tiny_data, *TINY_TRAIN, "--time_limit", "-1"])
 
 
 def run_cli(script, args):
