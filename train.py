@@ -134,7 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 position.epoch_iter += batch
                 position.batches_done += 1
                 model.set_input(data)
-                model.optimize_parameters()
+                with model.autocast():
+                    model.optimize_parameters()
                 losses = model.get_current_losses()
                 check_finite(losses, epoch, position.total_steps, last_good)
                 position.g_loss_sum += sum(v for k, v in losses.items() if not k.startswith("D"))

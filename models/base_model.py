@@ -120,8 +120,12 @@ class BaseModel:
     def optimize_parameters(self) -> None:
         raise NotImplementedError
 
+    def autocast(self) -> torch.autocast:
+        """bfloat16 autocast of the networks with --amp (no loss scaling needed: bf16 has fp32's range)."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.opt.amp)
+
     def test(self) -> None:
-        with torch.no_grad():
+        with torch.no_grad(), self.autocast():
             self.forward()
 
     def update_learning_rate(self, metric: float = 0.0) -> float:

@@ -1,5 +1,5 @@
 """The InstaGAN losses (Eq. 3-7) as small modules. All return means, so a batch's loss is the mean of its
-samples' losses."""
+samples' losses; they are computed in fp32, also under --amp."""
 from __future__ import annotations
 
 import torch
@@ -27,7 +27,7 @@ class SetL1Loss(nn.Module):
 
     def forward(self, img: torch.Tensor, segs: torch.Tensor, img_target: torch.Tensor,
                 segs_target: torch.Tensor) -> torch.Tensor:
-        return (torch.cat([img, segs], 1) - torch.cat([img_target, segs_target], 1)).abs().mean()
+        return (torch.cat([img, segs], 1).float() - torch.cat([img_target, segs_target], 1).float()).abs().mean()
 
 
 class ContextPreservingLoss(nn.Module):
@@ -36,4 +36,5 @@ class ContextPreservingLoss(nn.Module):
 
     def forward(self, real_img: torch.Tensor, real_segs: torch.Tensor, fake_img: torch.Tensor,
                 fake_segs: torch.Tensor) -> torch.Tensor:
-        return (context_weight(real_segs, fake_segs) * (real_img - fake_img).abs()).mean()
+        weight = context_weight(real_segs.float(), fake_segs.float())
+        return (weight * (real_img.float() - fake_img.float()).abs()).mean()

@@ -88,6 +88,8 @@ class BaseOptions:
         p.add_argument("--verbose", action="store_true", help="print network details and debug logs")
         p.add_argument("--suffix", type=str, default="",
                        help="customized suffix appended to --name, e.g. {model}_{netG}_size{loadSizeW}")
+        p.add_argument("--amp", action="store_true",
+                       help="bfloat16 autocast for the networks (CPU with bf16 support, or CUDA); weights stay fp32")
         p.add_argument("--seed", type=int, default=None,
                        help="random seed for torch, numpy and python (drawn and logged if not given)")
         return p
