@@ -28,7 +28,6 @@ def write_results(opt, options: TestOptions, model, loader, web_dir: str, epoch:
     """Translate up to --num_test images and write the page, its images and the options into `web_dir`."""
     webpage = HTML(web_dir, f"Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {epoch}")
     options.save(opt, web_dir)
-    webpage.add_text(options.format_options(opt))
     todo = min(opt.num_test, len(loader.dataset))
     done = 0
     with logging_redirect_tqdm(loggers=[logger]), tqdm(total=todo, unit="image", disable=None) as bar:
@@ -43,6 +42,8 @@ def write_results(opt, options: TestOptions, model, loader, web_dir: str, epoch:
                         width=opt.display_winsize)
             done += n
             bar.update(n)
+    webpage.add_header("Options")
+    webpage.add_text(options.format_options(opt))
     webpage.save()
     return done
 
