@@ -101,10 +101,8 @@ class Visualizer:
         with open(self.log_name, "a") as f:
             f.write(f"================ Training Loss ({time.strftime('%c')}) ================\n")
         self.history_name = os.path.join(run_dir, "loss_history.jsonl")
-        if opt.continue_train:
-            self.loss_history = self._restart_history(opt.epoch_count if resume_at is None else resume_at)
-        else:
-            self.loss_history = self._restart_history(None)
+        resume = (opt.epoch_count if resume_at is None else resume_at) if opt.continue_train else None
+        self.loss_history = self._restart_history(resume)
         self.vis = self._connect() if self.display_id > 0 else None
 
     # ---- loss history -------------------------------------------------------------------------------------

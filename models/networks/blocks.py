@@ -12,6 +12,8 @@ import torch
 import torch.nn as nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from models.masks import nonempty
+
 NormLayer = Callable[[int], nn.Module]
 
 
@@ -103,3 +105,17 @@ def patch_min_size(n_layers: int) -> int:
     while out(size) < 1:
         size += 1
     return size
+
+
+def encode_set(encoder: nn.Module, segs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Encode a mask set as one batch of its non-empty slots and sum the features per sample.
+
+    Returns (features (N, D, h, w) of the N non-empty slots in (sample, slot) order, per-sample sums
+    (B, D, h, w) to which empty slots add nothing, the (B*K,) non-empty flags).
+    """
+    b, k, h, w = segs.shape
+    present = nonempty(segs).flatten()
+    f_seg = encoder(segs.reshape(b * k, 1, h, w)[present])
+    per_slot = f_seg.new_zeros(b * k, *f_seg.shape[1:])
+    per_slot[present] = f_seg
+    return f_seg, per_slot.view(b, k, *f_seg.shape[1:]).sum(1), present

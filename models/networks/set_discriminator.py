@@ -13,8 +13,7 @@ import re
 import torch
 import torch.nn as nn
 
-from models.masks import nonempty
-from .blocks import NormLayer, patch_layers
+from .blocks import NormLayer, encode_set, patch_layers
 
 
 class NLayerSetDiscriminator(nn.Module):
@@ -27,14 +26,8 @@ class NLayerSetDiscriminator(nn.Module):
 
     def forward(self, img: torch.Tensor, segs: torch.Tensor) -> torch.Tensor:
         """img (B, C, H, W), segs (B, K, H, W) -> logits (B, 1, h, w)."""
-        b, k, h, w = segs.shape
-        present = nonempty(segs).flatten()
-        f_img = self.feature_img(img)
-        f_seg = self.feature_seg(segs.reshape(b * k, 1, h, w)[present])
-        per_slot = f_seg.new_zeros(b * k, *f_seg.shape[1:])
-        per_slot[present] = f_seg
-        f_sum = per_slot.view(b, k, *f_seg.shape[1:]).sum(1)
-        return self.classifier(torch.cat([f_img, f_sum], 1))
+        _, f_sum, _ = encode_set(self.feature_seg, segs)
+        return self.classifier(torch.cat([self.feature_img(img), f_sum], 1))
 
 
 def convert_reference_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -14,8 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from models.masks import nonempty
-from .blocks import NormLayer, resnet_decoder_layers, resnet_encoder_layers
+from .blocks import NormLayer, encode_set, resnet_decoder_layers, resnet_encoder_layers
 
 
 class ResnetSetGenerator(nn.Module):
@@ -31,12 +30,8 @@ class ResnetSetGenerator(nn.Module):
     def forward(self, img: torch.Tensor, segs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """img (B, C, H, W), segs (B, K, H, W) -> (translated image (B, output_nc, H, W), translated masks (B, K, H, W))."""
         b, k, h, w = segs.shape
-        present = nonempty(segs).flatten()                          # (B*K,)
         f_img = self.encoder_img(img)                               # (B, D, h', w')
-        f_seg = self.encoder_seg(segs.reshape(b * k, 1, h, w)[present])  # (N, D, h', w'), N non-empty slots
-        per_slot = f_seg.new_zeros(b * k, *f_seg.shape[1:])
-        per_slot[present] = f_seg
-        f_sum = per_slot.view(b, k, *f_seg.shape[1:]).sum(1)       # (B, D, h', w'); empty slots add 0
+        f_seg, f_sum, present = encode_set(self.encoder_seg, segs)  # (N, D, h', w'), (B, D, h', w'), (B*K,)
         img_out = self.decoder_img(torch.cat([f_img, f_sum], 1))
 
         sample = torch.arange(b, device=segs.device).repeat_interleave(k)[present]  # owner of each instance
