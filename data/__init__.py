@@ -7,8 +7,9 @@ from __future__ import annotations
 import os
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from util import distributed
 from util.log import logger
 from util.registry import Registry
 
@@ -26,8 +27,19 @@ def create_dataset(opt) -> Dataset:
 
 
 def create_dataloader(opt) -> DataLoader:
-    """Batches of `create_dataset(opt)`; shuffling follows `opt.seed` so that runs can be repeated."""
-    return DataLoader(create_dataset(opt), batch_size=opt.batch_size, shuffle=not opt.serial_batches,
-                      num_workers=min(opt.num_threads, os.cpu_count() or 1), pin_memory=bool(opt.gpu_ids),
-                      persistent_workers=opt.num_threads > 0, drop_last=False,
+    """Batches of `create_dataset(opt)`; shuffling follows `opt.seed` so that runs can be repeated.
+
+    With several processes (util/distributed.py) each reads its own share through a `DistributedSampler`,
+    whose order is a function of (seed, epoch) alone (`sampler.set_epoch` each epoch), so a resumed run needs
+    no generator state; it pads the data set so that every process has as many batches, of the same sizes.
+    The loader's generator then only seeds the loading workers, differently per process.
+    """
+    dataset = create_dataset(opt)
+    workers = dict(num_workers=min(opt.num_threads, os.cpu_count() or 1), pin_memory=bool(opt.gpu_ids),
+                   persistent_workers=opt.num_threads > 0, drop_last=False)
+    if distributed.is_distributed():
+        sampler = DistributedSampler(dataset, shuffle=not opt.serial_batches, seed=opt.seed, drop_last=False)
+        return DataLoader(dataset, batch_size=opt.batch_size, sampler=sampler, **workers,
+                          generator=torch.Generator().manual_seed(opt.seed + distributed.rank()))
+    return DataLoader(dataset, batch_size=opt.batch_size, shuffle=not opt.serial_batches, **workers,
                       generator=torch.Generator().manual_seed(opt.seed))

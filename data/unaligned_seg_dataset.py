@@ -1,8 +1,8 @@
 """Unpaired domains with instance masks (InstaGAN's data).
 
 Layout: `{dataroot}/{phase}A/NAME.ext` and `{dataroot}/{phase}A_seg/NAME_k.ext`, one binary mask per
-instance (k an integer), the same for B. Each item holds `max_instances` mask slots: the masks in the
-numeric order of k fill the first slots, the rest are all -1 ("empty").
+instance (k an integer), the same for B. Each item holds `ins_max` mask slots for InstaGAN (else
+`max_instances`): the masks in the numeric order of k fill the first slots, the rest are all -1 ("empty").
 """
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def load_mask(path: str) -> Image.Image:
 
 @register_dataset("unaligned_seg")
 class UnalignedSegDataset(UnalignedDataset):
-    """Items: A, B (C,H,W), A_segs, B_segs (max_instances,H,W), all in [-1, 1], and A_paths, B_paths."""
+    """Items: A, B (C,H,W), A_segs, B_segs (slots,H,W), all in [-1, 1], and A_paths, B_paths."""
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
@@ -98,20 +98,28 @@ class UnalignedSegDataset(UnalignedDataset):
                            len(cut), opt.max_instances, cut[0], len(self.masks[cut[0]]), opt.max_instances)
 
     def load_with_masks(self, path: str, nc: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The image and its mask slots under one draw of crop and flip."""
+        """The image and its mask slots under one draw of crop and flip.
+
+        A model that uses only the `--ins_max` largest instances gets only those (largest after the crop, as
+        `models.masks.select_masks` ranks them), so no time goes into slots it would throw away.
+        """
         img = load_image(path, "RGB")
         params = draw_params(self.opt, img.size, path)
         image = image_to_tensor(apply(img, params), nc)
         masks = [load_mask(p) for p in self.masks[path]]
-        slots = self.opt.max_instances
-        if len(masks) > slots:
+        if len(masks) > self.opt.max_instances:
             areas = np.stack([np.asarray(m) for m in masks]).reshape(len(masks), -1).sum(axis=1, dtype=np.int64)
-            keep = np.sort(np.argsort(-areas, kind="stable")[:slots])
+            keep = np.sort(np.argsort(-areas, kind="stable")[: self.opt.max_instances])
             masks = [masks[i] for i in keep]
+        slots = getattr(self.opt, "ins_max", self.opt.max_instances)
         segs = torch.full((slots, *image.shape[1:]), -1.0)
         if masks:
             resample = RESAMPLE[self.opt.mask_resize]
-            segs[: len(masks)] = normalise(np.stack([np.asarray(apply(m, params, resample)) for m in masks]))
+            found = normalise(np.stack([np.asarray(apply(m, params, resample)) for m in masks]))
+            if len(found) > slots:
+                keep = found.mean(dim=(1, 2)).topk(slots).indices.sort().values
+                found = found[keep]
+            segs[: len(found)] = found
         return image, segs
 
     def __getitem__(self, index: int) -> dict:

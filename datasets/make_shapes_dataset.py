@@ -6,7 +6,7 @@ writes SAVE_ROOT/{train,test}{A,B}/NNNN.png and {train,test}{A,B}_seg/NNNN_k.png
 one 0/255 mask per instance). Each image has --min_instances..--max_instances solid instances (up to
 --test_max_instances in the test split, to show that a model generalises to more instances than it was
 trained with) of a strongly saturated colour (HSV saturation >= 0.7) on a textured background of low
-saturation (<= 0.2): smooth gradients plus noise, different in every image. Translation success and
+saturation (<= 0.2): smooth gradients plus weak pixel noise (--noise), different in every image. Translation success and
 background preservation can therefore be measured from the pixels alone (scripts/evaluate_shapes.py).
 
 A disk of radius r and a square of side r*sqrt(pi) have the same area, so both domains have the same size
@@ -62,6 +62,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="smallest disk radius as a fraction of --size (squares: the same area)")
     p.add_argument("--max_radius", type=float, default=0.22, help="largest disk radius as a fraction of --size")
     p.add_argument("--margin", type=int, default=2, help="pixels kept free between instances (0: they may touch)")
+    p.add_argument("--noise", type=float, default=0.01,
+                   help="standard deviation of the background's pixel noise in HSV value (0..1; 0.01 is 2.6 levels)")
     args = p.parse_args(argv)
     if args.seed < 0:
         raise OptionError(f"--seed must be >= 0, got {args.seed}")
@@ -71,6 +73,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         raise OptionError(f"need 0 < --min_radius <= --max_radius <= 0.3, got {args.min_radius} and {args.max_radius}")
     if args.margin < 0:
         raise OptionError(f"--margin must be >= 0, got {args.margin}")
+    if not 0 <= args.noise <= 0.1:
+        raise OptionError(f"--noise must be in [0, 0.1], got {args.noise}")
     if not args.min_instances <= min(args.max_instances, args.test_max_instances):
         raise OptionError(f"--min_instances {args.min_instances} exceeds --max_instances {args.max_instances} "
                           f"or --test_max_instances {args.test_max_instances}")
@@ -109,7 +113,7 @@ def hsv_to_rgb(hsv: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(flat, "HSV").convert("RGB")).reshape(hsv.shape)
 
 
-def background(rng: np.random.Generator, size: int) -> np.ndarray:
+def background(rng: np.random.Generator, size: int, noise: float) -> np.ndarray:
     """(size, size, 3) uint8 low-saturation texture: linear gradients of hue, saturation and value, smooth blobs
     and pixel noise in value (noise in value only keeps the saturation bound)."""
     yy, xx = np.mgrid[0:size, 0:size] / (size - 1) - 0.5
@@ -123,7 +127,7 @@ def background(rng: np.random.Generator, size: int) -> np.ndarray:
     hue = rng.uniform() + 0.1 * gradient()
     sat = rng.uniform(0.02, 0.12) + 0.1 * gradient()
     value = (rng.uniform(0.45, 0.8) + rng.uniform(0.1, 0.3) * gradient() + 0.08 * blobs
-             + rng.normal(0, 0.03, (size, size)))
+             + rng.normal(0, noise, (size, size)))
     value = np.clip(value, *BACKGROUND_VALUE)
     return hsv_to_rgb(np.stack([hue, np.clip(sat, 0, BACKGROUND_MAX_SATURATION), value], -1))
 
@@ -185,9 +189,9 @@ def render(base: np.ndarray, masks: np.ndarray, colours: np.ndarray) -> np.ndarr
 
 
 def make_sample(rng: np.random.Generator, shape: str, count: int, size: int, radius_range: tuple[float, float],
-                margin: int) -> tuple[np.ndarray, np.ndarray]:
+                margin: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
     """One (size, size, 3) uint8 image and its (K, size, size) boolean instance masks."""
-    base = background(rng, size)
+    base = background(rng, size, noise)
     masks = draw_instances(rng, shape, count, size, radius_range, margin)
     return render(base, masks, instance_colours(rng, len(masks))), masks
 
@@ -208,7 +212,7 @@ def write_split(args: argparse.Namespace, save_root: Path, split: str, domain: s
             continue
         rng = np.random.default_rng([args.seed, SPLITS.index(split), "AB".index(domain), i])
         count = int(rng.integers(args.min_instances, most + 1))
-        image, masks = make_sample(rng, SHAPES[domain], count, args.size, radius_range, args.margin)
+        image, masks = make_sample(rng, SHAPES[domain], count, args.size, radius_range, args.margin, args.noise)
         for k, mask in enumerate(masks):
             save_png(Image.fromarray(mask.astype(np.uint8) * 255), seg_dir / f"{name}_{k}.png")
         save_png(Image.fromarray(image), target)

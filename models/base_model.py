@@ -17,6 +17,7 @@ from collections import OrderedDict
 import torch
 import torch.nn as nn
 
+from util import distributed
 from util.checkpoint import atomic_save, commit, read_checkpoint, remove_leftovers, write_temporary
 from util.errors import UserError
 from util.image_pool import ImagePool
@@ -26,8 +27,9 @@ from .schedulers import get_scheduler
 
 
 def unwrap(net: nn.Module) -> nn.Module:
-    """The network inside a DataParallel/DistributedDataParallel wrapper."""
-    return net.module if isinstance(net, (nn.DataParallel, nn.parallel.DistributedDataParallel)) else net
+    """The network inside a torch.compile and a DataParallel wrapper."""
+    net = getattr(net, "_orig_mod", net)
+    return net.module if isinstance(net, nn.DataParallel) else net
 
 
 class BaseModel:
@@ -47,16 +49,23 @@ class BaseModel:
         self.opt = opt
         self.isTrain = opt.isTrain
         self.device = torch.device(f"cuda:{opt.gpu_ids[0]}") if opt.gpu_ids else torch.device("cpu")
+        torch.backends.cudnn.benchmark = bool(opt.gpu_ids)  # fastest kernels per input shape (few shapes recur)
         self.save_dir = os.path.join(opt.checkpoints_dir, opt.name)
         self.optimizers: list[torch.optim.Optimizer] = []
         self.losses: dict[str, float] = {}
 
     # -- networks -----------------------------------------------------------------------------------------------
     def place(self, net: nn.Module) -> nn.Module:
-        """Move a network to the device; several GPU ids wrap it in DataParallel."""
-        net = net.to(self.device)
+        """Move a network to the device (--channels_last: in that memory format); several GPU ids wrap it in
+        DataParallel; --compile compiles it (the state-dict keys stay those of the plain network)."""
+        net = net.to(self.device, memory_format=torch.channels_last if self.opt.channels_last else None)
         if len(self.opt.gpu_ids) > 1:
             net = nn.DataParallel(net, self.opt.gpu_ids)
+        if self.opt.compile:
+            # one graph per input shape: the number of active instances varies, and dynamic shapes cost more
+            # here than a few recompilations
+            torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+            net = torch.compile(net, dynamic=False)
         return net
 
     def make_optimizers(self, generators: list[nn.Module], discriminators: list[nn.Module]) -> None:
@@ -85,7 +94,7 @@ class BaseModel:
             # run keeps that origin here while its own opt.epoch_count says where it starts.
             self.schedule_opt = copy.copy(self.opt)
             self.schedulers = [get_scheduler(o, self.schedule_opt) for o in self.optimizers]
-            if os.path.isdir(self.save_dir):
+            if os.path.isdir(self.save_dir) and distributed.is_main():   # the process that writes checkpoints
                 remove_leftovers(self.save_dir)
             if self.opt.continue_train:
                 resumed = self.resume(label)
@@ -103,6 +112,23 @@ class BaseModel:
     def train(self) -> None:
         for net in self.networks().values():
             net.train()
+
+    # -- several processes (util/distributed.py; all no-ops in one process) ---------------------------------------
+    def broadcast_networks(self) -> None:
+        """Every process takes process 0's weights and buffers: they start as one model."""
+        distributed.broadcast_state(self.networks().values())
+
+    def sync_gradients(self, nets: list[nn.Module], mean: bool = False) -> None:
+        """Sum the gradients of `nets` over the processes before an optimiser step (`mean`: divided by their
+        number, for losses that are means over equal local batches)."""
+        distributed.sync_gradients([p for net in nets for p in net.parameters()],
+                                   1.0 / distributed.world_size() if mean else 1.0)
+
+    @staticmethod
+    def share_buffers(nets: list[nn.Module], src: int = 0) -> None:
+        """Every process takes process `src`'s buffers of `nets` (spectral norm's vectors, batch norm's
+        statistics), which forwards update and which differ where processes ran different forwards."""
+        distributed.broadcast_state(nets, src, params=False)
 
     @staticmethod
     def set_requires_grad(nets: list[nn.Module], requires_grad: bool) -> None:
@@ -168,8 +194,11 @@ class BaseModel:
         Every file goes to a temporary file first; only when all are on disk are they renamed into place, the
         training state last. A kill while writing leaves the previous set whole. The state records the
         SHA-256 of each network file, so a kill within the renames (some network files new, the state old)
-        is caught on resuming instead of silently mixing two checkpoints.
+        is caught on resuming instead of silently mixing two checkpoints. With several processes only process
+        0 writes (they hold the same weights).
         """
+        if not distributed.is_main():
+            return
         os.makedirs(self.save_dir, exist_ok=True)
         paths, digests = [], {}
         for name, net in self.networks().items():

@@ -110,13 +110,16 @@ class CycleGANModel(BaseModel):
             losses["idt_A"] = self.criterionL1(self.netG_A(self.real_B), self.real_B) * opt.lambda_B * opt.lambda_idt
             losses["idt_B"] = self.criterionL1(self.netG_B(self.real_A), self.real_A) * opt.lambda_A * opt.lambda_idt
         sum(losses.values()).backward()
+        self.sync_gradients([self.netG_A, self.netG_B], mean=True)   # several processes: every sample counts
         self.optimizer_G.step()
 
         self.set_requires_grad([self.netD_A, self.netD_B], True)
         self.optimizer_D.zero_grad(set_to_none=True)
         losses["D_A"] = self._backward_D(self.netD_A, self.real_B, self.fake_B_pool.query(self.fake_B.detach()))
         losses["D_B"] = self._backward_D(self.netD_B, self.real_A, self.fake_A_pool.query(self.fake_A.detach()))
+        self.sync_gradients([self.netD_A, self.netD_B], mean=True)
         self.optimizer_D.step()
+        self.share_buffers(list(self.networks().values()))   # batch-norm statistics of process 0's batches
         self.losses = {k: float(v.detach()) for k, v in losses.items()}
 
     def _backward_D(self, D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:

@@ -6,9 +6,11 @@ naming, kept for its users). Training and inference are sequential over mask sub
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 
 import torch
 
+from util import distributed
 from util.errors import OptionError
 from util.image_pool import ImagePool
 from . import register_model
@@ -107,32 +109,54 @@ class InstaGANModel(BaseModel):
 
     def optimize_parameters(self) -> None:
         """Sequential training (Eq. 10): per step, update G then D; GAN loss on the image with every mask
-        translated so far, content losses on the current subset; detach before the next step."""
+        translated so far, content losses on the current subset; detach before the next step.
+
+        With several processes (util/distributed.py) every process runs every step that has an active sample
+        anywhere, joins the same collectives, and weights its losses by its share of the samples, so that the
+        summed gradients are those of one process holding all of them (`_shares`)."""
         A, B = self._start()
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}
         for m in range(self.n_steps):
             sa = A.step(self.netG_A, self.netG_B, m)
             sb = B.step(self.netG_B, self.netG_A, m)
-            if sa is None and sb is None:
+            share = self._shares(sa, sb)
+            if share is None:
                 continue
             losses: dict[str, torch.Tensor] = {}
+            terms: list[torch.Tensor] = []
             self.set_requires_grad([self.netD_A, self.netD_B], False)
             self.optimizer_G.zero_grad(set_to_none=True)
             if sa is not None:
-                losses.update(self._generator_losses(sa, self.netD_A, self.netG_B, self.opt.lambda_A, "A", "B"))
+                la = self._generator_losses(sa, self.netD_A, self.netG_B, self.opt.lambda_A, "A", "B")
+                losses.update(la)
+                terms += [_weighted(v, share.fake_A) for v in la.values()]
             if sb is not None:
-                losses.update(self._generator_losses(sb, self.netD_B, self.netG_A, self.opt.lambda_B, "B", "A"))
-            sum(losses.values()).backward()
+                lb = self._generator_losses(sb, self.netD_B, self.netG_A, self.opt.lambda_B, "B", "A")
+                losses.update(lb)
+                terms += [_weighted(v, share.fake_B) for v in lb.values()]
+            if terms:   # none where only other processes have active samples: this one adds zero gradients
+                sum(terms).backward()
+            self.sync_gradients([self.netG_A, self.netG_B])
             self.optimizer_G.step()
+            share.align_discriminators(self)   # the D forwards of the G step ran only where active
 
             self.set_requires_grad([self.netD_A, self.netD_B], True)
             self.optimizer_D.zero_grad(set_to_none=True)
-            if sa is not None:
-                losses["D_A"] = self._backward_D(self.netD_A, self.real_B_img, self.real_B_segs, sa, self.fake_B_pool)
-            if sb is not None:
-                losses["D_B"] = self._backward_D(self.netD_B, self.real_A_img, self.real_A_segs, sb, self.fake_A_pool)
+            if share.on_A:
+                d = self._backward_D(self.netD_A, self.real_B_img, self.real_B_segs, sa, self.fake_B_pool, share.real,
+                                     share.fake_A)
+                if d is not None:
+                    losses["D_A"] = d
+            if share.on_B:
+                d = self._backward_D(self.netD_B, self.real_A_img, self.real_A_segs, sb, self.fake_A_pool, share.real,
+                                     share.fake_B)
+                if d is not None:
+                    losses["D_B"] = d
+            self.sync_gradients([self.netD_A, self.netD_B])
             self.optimizer_D.step()
+            share.align_discriminators(self, always=True)
+            share.align_generators(self)
 
             A.commit(sa, m)
             B.commit(sb, m)
@@ -141,6 +165,27 @@ class InstaGANModel(BaseModel):
                 counts[name] = counts.get(name, 0) + 1
         self.losses = {name: sums[name] / counts[name] for name in sums}  # mean over the steps that had the loss
         self._finish(A, B)
+
+    def _shares(self, sa: Step | None, sb: Step | None) -> Shares | None:
+        """This step's plan: which directions run, with which loss weights; None: no sample is active anywhere.
+
+        One process: a direction runs where it has an active sample, weights are None (no multiplication, so
+        results stay bit for bit those of the one-process code). Several: one all-reduce of every process's
+        counts (active A and B samples, batch size); the loss of a direction is the mean over its N active
+        samples, so a process holding n of them weights its own mean by n / N and the summed gradients are
+        the global mean's. The discriminators' real term is a mean over all batch samples: weight b / B."""
+        n_a = 0 if sa is None else len(sa.index)
+        n_b = 0 if sb is None else len(sb.index)
+        if distributed.world_size() == 1:
+            return Shares(n_a > 0, n_b > 0) if n_a or n_b else None
+        table = torch.zeros(distributed.world_size(), 3, dtype=torch.int64)
+        table[distributed.rank()] = torch.tensor([n_a, n_b, self.real_A_img.shape[0]])
+        table = distributed.all_reduce_sum(table)
+        total = table.sum(0).tolist()
+        if total[0] == 0 and total[1] == 0:
+            return None
+        return Shares(total[0] > 0, total[1] > 0, n_a / max(total[0], 1), n_b / max(total[1], 1),
+                      self.real_A_img.shape[0] / total[2], table)
 
     def _generator_losses(self, s: Step, D: torch.nn.Module, G_back: torch.nn.Module, lam: float, src: str,
                           tgt: str) -> dict[str, torch.Tensor]:
@@ -155,12 +200,58 @@ class InstaGANModel(BaseModel):
             losses[f"ctx_{src}"] = self.criterionCtx(s.real_img, s.real_segs, s.fake_img, s.fake_segs) * lam * opt.lambda_ctx
         return losses
 
-    def _backward_D(self, D: torch.nn.Module, real_img: torch.Tensor, real_segs: torch.Tensor, s: Step,
-                    pool: ImagePool) -> torch.Tensor:
-        """LSGAN discriminator loss on the real pair (full mask set) and a pooled fake pair; backpropagates."""
+    def _backward_D(self, D: torch.nn.Module, real_img: torch.Tensor, real_segs: torch.Tensor, s: Step | None,
+                    pool: ImagePool, w_real: float | None, w_fake: float | None) -> torch.Tensor | None:
+        """LSGAN discriminator loss on the real pair (full mask set) and a pooled fake pair; backpropagates it
+        (weighted by this process's shares, `_shares`) and returns it unweighted. A process without an active
+        sample (`s` None, another process has some) still adds its real pairs' term and returns None."""
+        if s is None:
+            (0.5 * self.criterionGAN(D(real_img, real_segs), True) * w_real).backward()
+            return None
         c = s.fake_img.shape[1]
         fake = pool.query(torch.cat([s.fake_img, s.fake_segs_all], 1).detach())
-        loss = 0.5 * (self.criterionGAN(D(real_img, real_segs), True)
-                      + self.criterionGAN(D(fake[:, :c], fake[:, c:]), False))
-        loss.backward()
+        real_loss = self.criterionGAN(D(real_img, real_segs), True)
+        fake_loss = self.criterionGAN(D(fake[:, :c], fake[:, c:]), False)
+        loss = 0.5 * (real_loss + fake_loss)
+        if w_real is None:
+            loss.backward()
+        else:
+            (0.5 * (real_loss * w_real + fake_loss * w_fake)).backward()
         return loss
+
+
+def _weighted(loss: torch.Tensor, weight: float | None) -> torch.Tensor:
+    return loss if weight is None else loss * weight
+
+
+@dataclass
+class Shares:
+    """Which directions run in one sequential step, and this process's loss weights (None: one process).
+
+    `table` holds every process's (active A, active B, batch) counts. Spectral norm updates its vectors at
+    every training forward of D, and a process without active samples in a direction skips D's forwards on
+    fakes: the vectors are then taken from the first process that ran them, so that all processes (and the
+    next forward) see what one process holding all samples would."""
+    on_A: bool
+    on_B: bool
+    fake_A: float | None = None      # weight of direction A's losses (G_A's translation, D_A's fake term)
+    fake_B: float | None = None
+    real: float | None = None        # weight of the discriminators' real terms
+    table: torch.Tensor | None = None
+
+    def _first_active(self, column: int) -> int:
+        return int(self.table[:, column].nonzero()[0])
+
+    def align_discriminators(self, model: InstaGANModel, always: bool = False) -> None:
+        """Spectral-norm vectors from the first process active in each running direction; after the G step
+        only where some process skipped it (`always`: after the D step, so that no drift accumulates)."""
+        if self.table is None:
+            return
+        for on, column, D in ((self.on_A, 0, model.netD_A), (self.on_B, 1, model.netD_B)):
+            if on and (always or bool((self.table[:, column] == 0).any())):
+                model.share_buffers([D], self._first_active(column))
+
+    def align_generators(self, model: InstaGANModel) -> None:
+        """Generator buffers (batch norm's statistics, if any) from the first process with an active sample."""
+        if self.table is not None:
+            model.share_buffers([model.netG_A, model.netG_B], int(self.table[:, :2].sum(1).nonzero()[0]))

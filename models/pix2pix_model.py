@@ -93,6 +93,7 @@ class Pix2PixModel(BaseModel):
         loss_D_fake = self.criterionGAN(self.netD(self.fake_AB_pool.query(fake_AB.detach())), False)
         loss_D_real = self.criterionGAN(self.netD(torch.cat([self.real_A, self.real_B], 1)), True)
         (0.5 * (loss_D_fake + loss_D_real)).backward()
+        self.sync_gradients([self.netD], mean=True)   # several processes: every sample counts
         self.optimizer_D.step()
 
         self.set_requires_grad([self.netD], False)
@@ -100,7 +101,9 @@ class Pix2PixModel(BaseModel):
         loss_G_GAN = self.criterionGAN(self.netD(fake_AB), True)
         loss_G_L1 = self.criterionL1(self.fake_B, self.real_B) * self.opt.lambda_L1
         (loss_G_GAN + loss_G_L1).backward()
+        self.sync_gradients([self.netG], mean=True)
         self.optimizer_G.step()
+        self.share_buffers([self.netG, self.netD])   # batch-norm statistics of process 0's batches
 
         losses = {"G_GAN": loss_G_GAN, "G_L1": loss_G_L1, "D_real": loss_D_real, "D_fake": loss_D_fake}
         self.losses = {name: float(value.detach()) for name, value in losses.items()}

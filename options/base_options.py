@@ -90,6 +90,10 @@ class BaseOptions:
                        help="customized suffix appended to --name, e.g. {model}_{netG}_size{loadSizeW}")
         p.add_argument("--amp", action="store_true",
                        help="bfloat16 autocast for the networks (CPU with bf16 support, or CUDA); weights stay fp32")
+        p.add_argument("--channels_last", action="store_true",
+                       help="keep the networks' weights and activations in channels-last memory format")
+        p.add_argument("--compile", action="store_true",
+                       help="torch.compile the networks (the first iterations of each input shape compile)")
         p.add_argument("--seed", type=int, default=None,
                        help="random seed for torch, numpy and python (drawn and logged if not given)")
         return p

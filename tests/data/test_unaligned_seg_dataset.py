@@ -245,3 +245,20 @@ def test_preprocessing_matches_reference_parity_visuals():
                 expected = np.asarray(Image.open(file).convert(mode), dtype=np.int64)
                 pixels = (value.numpy() * 255).astype(np.uint8).astype(np.int64)
                 assert np.abs(pixels - expected).max() <= 1, file
+
+
+def test_ins_max_slots_hold_what_select_masks_would_keep(tmp_path):
+    """With --ins_max the item carries only that many slots: the largest after the crop, in file order, so the
+    model's selection is the same as from all slots."""
+    from models.masks import select_masks
+
+    masks = [rect_mask(H, W, 0, 0, h, W) for h in (2, 8, 3, 6, 5)]
+    write_domain(tmp_path, "train", "A", {"x": masks})
+    write_domain(tmp_path, "train", "B", {"y": masks[:1]})
+    torch.manual_seed(0)
+    all_slots = _dataset(tmp_path)[0]["A_segs"]
+    torch.manual_seed(0)
+    item = _dataset(tmp_path, ins_max=3)[0]
+    assert item["A_segs"].shape == item["B_segs"].shape == (3, 16, 12)
+    torch.testing.assert_close(item["A_segs"], all_slots[[1, 3, 4]], rtol=0, atol=0)
+    torch.testing.assert_close(select_masks(item["A_segs"][None], 3), select_masks(all_slots[None], 3), rtol=0, atol=0)

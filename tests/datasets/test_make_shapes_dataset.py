@@ -131,3 +131,17 @@ def test_bad_flags_are_one_line_errors(tmp_path, flags, message):
 def test_train_py_reads_the_data_set(tmp_path):
     root = generate(tmp_path / "s", "--n_train", "2", "--n_test", "1", "--size", "32")
     train_one_iteration(root, tmp_path, 32, 32)
+
+
+def test_noise_sets_the_background_pixel_noise(tmp_path):
+    """--noise is the standard deviation of the background's value noise: the same seed without noise gives the
+    same image but for it, so the difference is that noise (mean |N(0, s)| = 0.8 s)."""
+    flags = ("--n_train", "2", "--n_test", "1")
+    clean = read_folder(generate(tmp_path / "clean", *flags, "--noise", "0"), "trainA")
+    noisy = read_folder(generate(tmp_path / "noisy", *flags, "--noise", "0.02"), "trainA")
+    for stem, (image, masks) in clean.items():
+        background = ~masks.any(0)
+        value = lambda rgb: rgb.max(-1).astype(float)  # HSV value in 0-255 levels
+        diff = (value(noisy[stem][0]) - value(image))[background]
+        assert 0.8 * 0.02 * 255 * 0.8 < np.abs(diff).mean() < 0.8 * 0.02 * 255 * 1.2
+        assert np.array_equal(noisy[stem][1], masks)

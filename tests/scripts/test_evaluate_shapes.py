@@ -31,7 +31,7 @@ def scene(rng: np.random.Generator, domain: str, instances: list[tuple]) -> dict
     `domain`."""
     cy, cx, r = np.array(instances, float).T
     target = SHAPES["B" if domain == "A" else "A"]
-    return {"base": background(rng, SIZE), "colours": instance_colours(rng, len(instances)), "target": target,
+    return {"base": background(rng, SIZE, 0.01), "colours": instance_colours(rng, len(instances)), "target": target,
             "own": shape_masks(SHAPES[domain], cy, cx, r, SIZE), "other": shape_masks(target, cy, cx, r, SIZE)}
 
 
@@ -110,7 +110,7 @@ def test_generated_images_pass_the_sanity_lines(tmp_path):
     for i in range(8):
         images, masks = {}, {}
         for domain in "AB":
-            images[domain], m = make_sample(rng, SHAPES[domain], 4, SIZE, (5.76, 14.08), 2)
+            images[domain], m = make_sample(rng, SHAPES[domain], 4, SIZE, (5.76, 14.08), 2, 0.01)
             masks[domain] = m.any(0)
         write_row(tmp_path / "images", f"{i:04d}", {
             "real_A_img": images["A"], "real_A_seg": masks["A"], "fake_B_img": images["A"],

@@ -1,0 +1,62 @@
+"""The speed options give results close to the plain fp32 path: --amp (bfloat16 autocast), --channels_last
+(same math, other kernels) and --compile (torch.compile), in inference and in a training step."""
+import pytest
+import torch
+
+from data import create_dataloader
+from models import create_model
+from models.base_model import cpu_state_dict
+from options.test_options import TestOptions
+from options.train_options import TrainOptions
+from tests.conftest import TINY, TINY_TRAIN
+
+# flag: (mean, max) tolerated difference of the visuals in [-1, 1]
+INFERENCE = {"--amp": (0.02, 0.25), "--channels_last": (1e-6, 1e-5), "--compile": (1e-5, 1e-4)}
+
+
+def run_test(tiny_data, flags: list[str]) -> dict[str, torch.Tensor]:
+    opt = TestOptions().parse(["--dataroot", tiny_data, "--seed", "0", *TINY, "--batch_size", "3", *flags])
+    torch.manual_seed(0)
+    model = create_model(opt)
+    model.set_input(next(iter(create_dataloader(opt))))
+    model.test()
+    return model.get_current_visuals()
+
+
+@pytest.mark.parametrize("flag", INFERENCE)
+def test_inference_is_close_to_fp32(tiny_data, flag):
+    fp32 = run_test(tiny_data, [])
+    mean, most = INFERENCE[flag]
+    for name, value in run_test(tiny_data, [flag]).items():
+        assert value.dtype == torch.float32 and value.is_contiguous(), name
+        diff = (value - fp32[name]).abs()
+        assert diff.mean() <= mean and diff.max() <= most, (name, float(diff.mean()), float(diff.max()))
+
+
+def train_step(tiny_data, flags: list[str]):
+    # one sequential step: every loss is computed before any update, from the same initial weights
+    opt = TrainOptions().parse(["--dataroot", tiny_data, "--seed", "0", "--pool_size", "0", "--serial_batches",
+                                "--no_flip", "--ins_max", "2", "--ins_per", "2", *TINY_TRAIN, *flags])
+    torch.manual_seed(0)
+    model = create_model(opt)
+    model.setup()
+    model.set_input(next(iter(create_dataloader(opt))))
+    with model.autocast():
+        model.optimize_parameters()
+    return model
+
+
+def test_amp_training_step_losses_close_to_fp32(tiny_data):
+    fp32, amp = train_step(tiny_data, []).get_current_losses(), train_step(tiny_data, ["--amp"]).get_current_losses()
+    for name, value in fp32.items():
+        assert abs(amp[name] - value) <= 0.05 * abs(value) + 0.02, (name, value, amp[name])
+
+
+def test_channels_last_training_step_equals_fp32(tiny_data):
+    plain, fast = train_step(tiny_data, []), train_step(tiny_data, ["--channels_last"])
+    for name, value in plain.get_current_losses().items():
+        assert fast.get_current_losses()[name] == pytest.approx(value, rel=1e-5, abs=1e-6), name
+    # (weights after the step are not compared: Adam's first step is lr * sign(grad), which rounding flips)
+    weights = [p for p in fast.netG_A.parameters() if p.dim() == 4]
+    assert weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)
+    assert cpu_state_dict(fast.netG_A).keys() == cpu_state_dict(plain.netG_A).keys()
