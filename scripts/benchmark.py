@@ -42,6 +42,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from util.cli import run_cli
 from util.errors import OptionError
 from util.log import logger
+from util.machine import describe
 
 SCRIPT = str(Path(__file__).resolve())
 # dense peak TFLOP/s by the arithmetic the convolutions run in; matched against torch.cuda.get_device_name
@@ -329,20 +330,6 @@ def make_row(c: Config, result: dict, peak_given: float | None) -> dict:
     return {name: row.get(name) for name in COLUMNS}
 
 
-def machine(threads: int | None, rows: list[dict]) -> str:
-    """CPU model, logical cores, torch version and threads (and the GPU when one was used), for the report."""
-    cpu = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    text = (f"{cpu}, {os.cpu_count()} logical cores; torch {torch.__version__}, "
-            f"{threads or torch.get_num_threads()} threads")
-    gpus = sorted({row["device_name"] for row in rows if row.get("device_name")})
-    return text + (f"; GPU {', '.join(gpus)}" if gpus else "")
-
-
 def cell(value, digits: int) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
@@ -368,7 +355,7 @@ def report(rows: list[dict], args: argparse.Namespace, command: str) -> str:
     lines = [f"# InstaGAN benchmark: {what}", "",
              f"- command: `{command}`",
              f"- date: {datetime.datetime.now().isoformat(sep=' ', timespec='seconds')}",
-             f"- machine: {machine(args.threads, rows)}",
+             f"- machine: {describe(args.threads, (r['device_name'] for r in rows if r.get('device_name')))}",
              f"- {args.iters} timed iterations after {args.warmup} warm-up iterations, one synthetic batch with "
              f"every instance slot filled, each configuration in its own process", "",
              table(rows),

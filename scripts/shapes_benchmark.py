@@ -44,6 +44,7 @@ from util.checkpoint import read_checkpoint
 from util.cli import run_cli
 from util.errors import OptionError
 from util.log import logger
+from util.machine import describe
 
 TEST_INS_MAX = 6  # the most instances per test image of the Shapes data (--test_max_instances)
 
@@ -90,20 +91,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         raise OptionError(f"--only {args.only}: choose configurations among {', '.join(CONFIGS)}")
     args.only = names
     return args
-
-
-def machine(gpu_ids: str) -> str:
-    """CPU model, logical cores, torch version and threads (and the GPU when one is used), for the report."""
-    cpu = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    text = f"{cpu}, {os.cpu_count()} logical cores; torch {torch.__version__}, {torch.get_num_threads()} threads"
-    if gpu_ids.strip() != "-1" and torch.cuda.is_available():
-        text += f"; GPU {torch.cuda.get_device_name()}"
-    return text
 
 
 def run(name: str, config: Config, args: argparse.Namespace) -> dict:
@@ -164,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.info("%s does not exist: generating the Shapes data set there", args.dataroot)
         make_shapes_dataset.main(["--save_root", args.dataroot])
     os.makedirs(args.out, exist_ok=True)
-    machine_text = machine(args.gpu_ids)
+    machine_text = describe(gpus=[torch.cuda.get_device_name()] if args.gpu_ids.strip() != "-1" and torch.cuda.is_available() else [])
     rows: list[dict] = []
     for name in args.only:
         rows.append(run(name, CONFIGS[name], args))
