@@ -73,6 +73,9 @@ class InstaGANModel(BaseModel):
             self.netD_B = self.place(define_D(opt.input_nc, **d))
             self.fake_A_pool = ImagePool(opt.pool_size)
             self.fake_B_pool = ImagePool(opt.pool_size)
+            # cycle and identity in one call of the backward generator (models/sequential.py); not with batch
+            # norm, whose statistics would then mix the two
+            self.fold_identity = opt.lambda_idt > 0 and opt.norm != "batch"
             self.criterionGAN = GANLoss(use_lsgan=not opt.no_lsgan)
             self.criterionSet = SetL1Loss()
             self.criterionCtx = ContextPreservingLoss()
@@ -118,8 +121,8 @@ class InstaGANModel(BaseModel):
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}
         for m in range(self.n_steps):
-            sa = A.step(self.netG_A, self.netG_B, m)
-            sb = B.step(self.netG_B, self.netG_A, m)
+            sa = A.step(self.netG_A, self.netG_B, m, self.fold_identity)
+            sb = B.step(self.netG_B, self.netG_A, m, self.fold_identity)
             share = self._shares(sa, sb)
             if share is None:
                 continue
@@ -194,7 +197,7 @@ class InstaGANModel(BaseModel):
         losses = {f"G_{src}": self.criterionGAN(D(s.fake_img, s.fake_segs_all), True),
                   f"cyc_{src}": self.criterionSet(s.rec_img, s.rec_segs, s.real_img, s.real_segs) * lam}
         if opt.lambda_idt > 0:
-            idt_img, idt_segs = G_back(s.real_img, s.real_segs)
+            idt_img, idt_segs = (s.idt_img, s.idt_segs) if s.idt_img is not None else G_back(s.real_img, s.real_segs)
             losses[f"idt_{tgt}"] = self.criterionSet(idt_img, idt_segs, s.real_img, s.real_segs) * lam * opt.lambda_idt
         if opt.lambda_ctx > 0:
             losses[f"ctx_{src}"] = self.criterionCtx(s.real_img, s.real_segs, s.fake_img, s.fake_segs) * lam * opt.lambda_ctx

@@ -8,6 +8,10 @@ memory does not grow with the number of instances.
 A sample whose subset is empty at step m is *inactive*: its image is left unchanged and it takes no part in
 that step's losses. Only the active samples are gathered and translated, so every loss is the mean over
 active samples, exactly as if they had been run one by one.
+
+In training, the backward generator G' runs twice per step: on the translation (cycle) and on the input
+itself (identity, Eq. 5). Both are one call on the two stacked as a batch: instance norm and the set sums are
+per sample, so the outputs are those of two calls, for less time per sample.
 """
 from __future__ import annotations
 
@@ -36,6 +40,8 @@ class Step:
     rec_img: torch.Tensor        # G'(y'_m, b'_m) image
     rec_segs: torch.Tensor       # ... and masks
     fake_segs_all: torch.Tensor  # b'_{1:m}: earlier subsets (detached), b'_m, later slots empty  (n, K, H, W)
+    idt_img: torch.Tensor | None = None   # G'(x_m, a_m) image, with `identity`
+    idt_segs: torch.Tensor | None = None  # ... and masks
 
 
 class SetTranslation:
@@ -51,8 +57,9 @@ class SetTranslation:
     def slots(self, m: int) -> slice:
         return slice(m * self.ins_per, min((m + 1) * self.ins_per, self.real_segs.shape[1]))
 
-    def step(self, G: nn.Module, G_back: nn.Module, m: int) -> Step | None:
-        """Translate the active samples with subset m (and back with G_back); None if no sample is active."""
+    def step(self, G: nn.Module, G_back: nn.Module, m: int, identity: bool = False) -> Step | None:
+        """Translate the active samples with subset m and back with G_back (`identity`: also G_back on the input
+        itself, in the same call); None if no sample is active."""
         sl = self.slots(m)
         subset = self.real_segs[:, sl]
         index = nonempty(subset).any(1).nonzero().flatten()
@@ -60,10 +67,15 @@ class SetTranslation:
             return None
         real_img, real_segs = self.img[index].detach(), subset[index]
         fake_img, fake_segs = G(real_img, real_segs)
-        rec_img, rec_segs = G_back(fake_img, fake_segs)
+        if identity:
+            back_img, back_segs = G_back(torch.cat([fake_img, real_img]), torch.cat([fake_segs, real_segs]))
+            (rec_img, idt_img), (rec_segs, idt_segs) = back_img.chunk(2), back_segs.chunk(2)
+        else:
+            (rec_img, rec_segs), idt_img, idt_segs = G_back(fake_img, fake_segs), None, None
         done = self.fake_segs[index]
         fake_segs_all = torch.cat([done[:, : sl.start], fake_segs, done[:, sl.stop:]], 1)
-        return Step(index, real_img, real_segs, fake_img, fake_segs, rec_img, rec_segs, fake_segs_all)
+        return Step(index, real_img, real_segs, fake_img, fake_segs, rec_img, rec_segs, fake_segs_all, idt_img,
+                    idt_segs)
 
     def merged_rec_segs(self) -> torch.Tensor:
         """(B, 1, H, W) union of the reconstructed masks as the reference's result pages show it.

@@ -126,6 +126,22 @@ def test_batch_losses_are_means_of_sample_losses(tiny_data, tmp_path):
     torch.testing.assert_close(full, sum(parts) / 2)
 
 
+def test_identity_folded_into_the_cycle_call_equals_separate_calls(tiny_data, tmp_path):
+    """Training runs G' on [translation; input] as one batch: the same outputs as two calls."""
+    opt, model = make(tiny_data, tmp_path, train=False, extra=["--ins_max", "4", "--ins_per", "2"])
+    model.set_input(batch(opt, 3))
+    A = SetTranslation(model.real_A_img, model.real_A_segs, 2)
+    with torch.no_grad():
+        s = A.step(model.netG_A, model.netG_B, 0, identity=True)
+        idt_img, idt_segs = model.netG_B(s.real_img, s.real_segs)
+        rec_img, rec_segs = model.netG_B(s.fake_img, s.fake_segs)
+    assert s.idt_img.shape == s.real_img.shape and s.idt_segs.shape == s.real_segs.shape
+    for folded, separate in ((s.idt_img, idt_img), (s.idt_segs, idt_segs), (s.rec_img, rec_img),
+                             (s.rec_segs, rec_segs)):
+        torch.testing.assert_close(folded, separate, atol=1e-5, rtol=0)
+    assert A.step(model.netG_A, model.netG_B, 0).idt_img is None
+
+
 @pytest.mark.parametrize("bad, message", [
     (["--ins_per", "0"], "--ins_per must be >= 1"),
     (["--ins_per", "5", "--ins_max", "4"], "must not exceed --ins_max"),
