@@ -85,10 +85,18 @@ class CycleGANModel(BaseModel):
         self.real_A = torch.cat([self.real_A_img, self.real_A_seg], 1) if self.with_seg else self.real_A_img
         self.real_B = torch.cat([self.real_B_img, self.real_B_seg], 1) if self.with_seg else self.real_B_img
 
-    def forward(self) -> None:
-        self.fake_B = self.netG_A(self.real_A)
+    def forward(self, identity: bool = False) -> None:
+        """Translate both ways and back; `identity` (training): also G_A(B) and G_B(A), in the same calls as the
+        translations (one batch each; not with batch norm, whose statistics would mix them)."""
+        if identity and self.opt.norm != "batch":
+            n = self.real_A.shape[0]
+            self.fake_B, self.idt_A = self.netG_A(torch.cat([self.real_A, self.real_B])).split([n, len(self.real_B)])
+            self.fake_A, self.idt_B = self.netG_B(torch.cat([self.real_B, self.real_A])).split([len(self.real_B), n])
+        else:
+            self.fake_B, self.fake_A = self.netG_A(self.real_A), self.netG_B(self.real_B)
+            if identity:
+                self.idt_A, self.idt_B = self.netG_A(self.real_B), self.netG_B(self.real_A)
         self.rec_A = self.netG_B(self.fake_B)
-        self.fake_A = self.netG_B(self.real_B)
         self.rec_B = self.netG_A(self.fake_A)
         nc_a, nc_b = self.real_A_img.shape[1], self.real_B_img.shape[1]
         self.fake_B_img, self.rec_A_img = self.fake_B[:, :nc_b], self.rec_A[:, :nc_a]
@@ -99,7 +107,7 @@ class CycleGANModel(BaseModel):
 
     def optimize_parameters(self) -> None:
         opt = self.opt
-        self.forward()
+        self.forward(identity=opt.lambda_idt > 0)
         self.set_requires_grad([self.netD_A, self.netD_B], False)
         self.optimizer_G.zero_grad(set_to_none=True)
         losses = {"G_A": self.criterionGAN(self.netD_A(self.fake_B), True),
@@ -107,8 +115,8 @@ class CycleGANModel(BaseModel):
                   "cyc_A": self.criterionL1(self.rec_A, self.real_A) * opt.lambda_A,
                   "cyc_B": self.criterionL1(self.rec_B, self.real_B) * opt.lambda_B}
         if opt.lambda_idt > 0:
-            losses["idt_A"] = self.criterionL1(self.netG_A(self.real_B), self.real_B) * opt.lambda_B * opt.lambda_idt
-            losses["idt_B"] = self.criterionL1(self.netG_B(self.real_A), self.real_A) * opt.lambda_A * opt.lambda_idt
+            losses["idt_A"] = self.criterionL1(self.idt_A, self.real_B) * opt.lambda_B * opt.lambda_idt
+            losses["idt_B"] = self.criterionL1(self.idt_B, self.real_A) * opt.lambda_A * opt.lambda_idt
         sum(losses.values()).backward()
         self.sync_gradients([self.netG_A, self.netG_B], mean=True)   # several processes: every sample counts
         self.optimizer_G.step()

@@ -45,3 +45,17 @@ def test_double_width_doubles_the_first_layer(tiny_data):
 def test_set_networks_are_refused(tiny_data):
     with pytest.raises(OptionError, match="needs image networks"):
         TrainOptions().parse(["--dataroot", tiny_data, "--model", "cycle_gan", "--netG", "set", *TINY_TRAIN])
+
+
+def test_identity_folded_into_the_translation_calls_equals_separate_calls(tiny_data):
+    """Training runs G_A on [A; B] as one batch: the same outputs as G_A(A) and G_A(B) apart."""
+    opt = TrainOptions().parse(["--dataroot", tiny_data, "--model", "cycle_gan", "--seed", "0", *TINY_TRAIN])
+    model = create_model(opt)
+    g = torch.Generator().manual_seed(0)
+    model.set_input({"A": torch.rand(2, 3, 32, 24, generator=g), "B": torch.rand(2, 3, 32, 24, generator=g),
+                     "A_paths": ["a0", "a1"], "B_paths": ["b0", "b1"]})
+    with torch.no_grad():
+        model.forward(identity=True)
+        for folded, separate in ((model.fake_B, model.netG_A(model.real_A)), (model.idt_A, model.netG_A(model.real_B)),
+                                 (model.fake_A, model.netG_B(model.real_B)), (model.idt_B, model.netG_B(model.real_A))):
+            torch.testing.assert_close(folded, separate, atol=1e-5, rtol=0)
