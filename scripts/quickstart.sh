@@ -2,7 +2,7 @@
 # The README's main command: InstaGAN turns disks into squares on the built-in Shapes data set, on a CPU.
 # Makes the data set if missing, trains (a progress bar shows the time left), translates the test images,
 # scores them (scripts/evaluate_shapes.py) and prints where the result page is. Extra flags go to train.py.
-# About 25 minutes on a 2-core CPU (4000 iterations); the figures it reached are in the README.
+# About 25 minutes on a 2-core CPU (5000 iterations); the figures it reached are in the README.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=./datasets/shapes
@@ -10,7 +10,7 @@ NAME=shapes_quickstart
 [ -f "$DATA/testB/0099.png" ] || python datasets/make_shapes_dataset.py --save_root "$DATA"
 MODEL=(--dataroot "$DATA" --name "$NAME" --gpu_ids -1 --loadSizeH 64 --loadSizeW 64 --fineSizeH 64 --fineSizeW 64
        --ngf 16 --n_blocks 3 --num_threads 0 --amp)
-python train.py "${MODEL[@]}" --ndf 16 --display_id 0 --niter 2 --niter_decay 2 --print_freq 500 --seed 0 "$@"
+python train.py "${MODEL[@]}" --ndf 16 --display_id 0 --niter 3 --niter_decay 2 --print_freq 500 --seed 0 "$@"
 # every instance of the test images (up to 6), translated two at a time as in training
 python test.py "${MODEL[@]}" --ins_max 6 --ins_per 2 --num_test 100
 python scripts/evaluate_shapes.py "results/$NAME/test_latest"
