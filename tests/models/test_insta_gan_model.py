@@ -84,8 +84,8 @@ def test_training_steps_and_detached_inputs(tiny_data, tmp_path, monkeypatch):
     inputs = []
     original_step = SetTranslation.step
 
-    def spy(self, G, G_back, m):
-        s = original_step(self, G, G_back, m)
+    def spy(self, G, G_back, m, identity=False):
+        s = original_step(self, G, G_back, m, identity)
         if s is not None:
             inputs.append((s.real_img.requires_grad, self.img.requires_grad, self.fake_segs.requires_grad))
         return s
