@@ -77,13 +77,9 @@ def check_finite(losses: Mapping[str, float], epoch: int, total_steps: int, last
 
 def out_of_time(started: float, minutes: float) -> bool:
     """--time_limit: whether `minutes` (0: no limit) have passed since `started`, the first iteration's start,
-    so that start-up, data checks and loading a checkpoint do not eat into the budget."""
-    return minutes > 0 and time.time() - started >= minutes * 60
-
-
-def out_of_time_everywhere(started: float, minutes: float) -> bool:
-    """`out_of_time` in any process: all stop after the same iteration."""
-    return distributed.any_rank(out_of_time(started, minutes))
+    so that start-up, data checks and loading a checkpoint do not eat into the budget; in any process, so that
+    all stop after the same iteration."""
+    return distributed.any_rank(minutes > 0 and time.time() - started >= minutes * 60)
 
 
 def global_losses(losses: Mapping[str, float]) -> dict[str, float]:
@@ -224,7 +220,7 @@ def train(options: TrainOptions, opt: argparse.Namespace) -> int:
                     label = f"iter_{total}" if opt.save_by_iter else "latest"
                     logger.info("saving the %s model (epoch %d, total_steps %d)", label, epoch, total)
                     last_good = save(model, label, position, epoch_state)
-                if out_of_time_everywhere(started, opt.time_limit):
+                if out_of_time(started, opt.time_limit):
                     check_identical(model)
                     save(model, "latest", position, epoch_state)
                     logger.info("time limit of %g minutes reached at epoch %d, iteration %d: saved the latest model; "
