@@ -289,5 +289,5 @@ def load_state(net: nn.Module, state: dict[str, torch.Tensor], path: str) -> Non
     except RuntimeError as e:
         first = str(e).strip().splitlines()
         detail = first[1].strip() if len(first) > 1 else first[0]
-        raise UserError(f"checkpoint {path} does not fit the network built from the flags "
-                        f"(check --ngf/--ndf/--netG/--netD/--n_blocks/--norm/--input_nc): {detail}") from None
+        raise UserError(f"checkpoint {path} does not fit the network built from the flags (check --ngf/--ndf/--netG/"
+                        f"--netD/--n_layers_D/--n_blocks/--upsample/--norm/--input_nc): {detail}") from None

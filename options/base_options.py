@@ -58,9 +58,13 @@ class BaseOptions:
                        choices=["set", "basic", "resnet_9blocks", "resnet_6blocks", "unet_128", "unet_256"],
                        help="generator: set (InstaGAN), basic (ResNet-9), resnet_6blocks, or a U-Net (pix2pix)")
         p.add_argument("--netD", type=str, default="set", choices=["set", "basic", "n_layers"],
-                       help="discriminator: set (InstaGAN) or basic (3-layer PatchGAN)")
-        p.add_argument("--n_layers_D", type=int, default=3, help="only used if netD==n_layers")
+                       help="discriminator: set (InstaGAN), basic (3-layer PatchGAN) or n_layers (--n_layers_D deep)")
+        p.add_argument("--n_layers_D", type=int, default=3,
+                       help="strided convs of the set and n_layers discriminators (basic: always 3)")
         p.add_argument("--n_blocks", type=int, default=9, help="residual blocks in set/basic generators")
+        p.add_argument("--upsample", type=str, default="transpose", choices=["transpose", "nearest"],
+                       help="ResNet decoders' x2 upsampling: transposed conv (the reference's) or nearest + conv "
+                            "(no checkerboard artefacts; other checkpoint keys)")
         p.add_argument("--gpu_ids", type=_gpu_ids, default="0", help="gpu ids: e.g. 0  0,1,2  -1 for CPU")
         p.add_argument("--name", type=str, default="experiment_name", help="name of the experiment")
         p.add_argument("--dataset_mode", type=str, default="unaligned_seg", choices=dataset_modes(),
@@ -130,7 +134,7 @@ class BaseOptions:
         if opt.isTrain and opt.resize_or_crop != "none":
             from models.networks.blocks import patch_min_size
 
-            smallest = patch_min_size(3 if opt.netD in ("set", "basic") else opt.n_layers_D)
+            smallest = patch_min_size(3 if opt.netD == "basic" else opt.n_layers_D)
             if min(opt.fineSizeH, opt.fineSizeW) < smallest:
                 raise OptionError(f"--fineSizeH/W ({opt.fineSizeH}x{opt.fineSizeW}) are too small for the "
                                   f"--netD {opt.netD} discriminator: at least {smallest} pixels per side")

@@ -62,8 +62,11 @@ CONFIGS = {
     "instagan_no_ctx": Config("InstaGAN, no context loss", ("--model", "insta_gan"), ("--lambda_ctx", "0")),
     "instagan_one_step": Config("InstaGAN, one step", ("--model", "insta_gan"), ("--ins_per", "4", "--ins_max", "4"),
                                 ("--ins_per", str(TEST_INS_MAX), "--ins_max", str(TEST_INS_MAX))),
-    "cycle_gan": Config("CycleGAN (double width)", ("--model", "cycle_gan", "--double_width"), test=()),
-    "cycle_gan_seg": Config("CycleGAN+Seg (double width)", ("--model", "cycle_gan_seg", "--double_width"), test=()),
+    # --netD n_layers: the 3-layer PatchGAN of --netD basic, whose depth --n_layers_D can change like InstaGAN's
+    "cycle_gan": Config("CycleGAN (double width)", ("--model", "cycle_gan", "--double_width", "--netD", "n_layers"),
+                        test=()),
+    "cycle_gan_seg": Config("CycleGAN+Seg (double width)",
+                            ("--model", "cycle_gan_seg", "--double_width", "--netD", "n_layers"), test=()),
 }
 
 
@@ -77,6 +80,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--ngf", type=int, default=16, help="generator width (CycleGANs double it)")
     p.add_argument("--ndf", type=int, default=16, help="discriminator width (CycleGANs double it)")
     p.add_argument("--n_blocks", type=int, default=3, help="residual blocks of the generators")
+    p.add_argument("--upsample", default="transpose", choices=["transpose", "nearest"],
+                   help="the generators' decoder upsampling (train.py --upsample)")
+    p.add_argument("--n_layers_D", type=int, default=3, help="strided convs of every discriminator")
     p.add_argument("--gpu_ids", default="-1", help="as train.py: -1 for the CPU")
     p.add_argument("--num_threads", type=int, default=0, help="data loading workers")
     p.add_argument("--seed", type=int, default=0, help="the same seed for every configuration")
@@ -99,9 +105,10 @@ def run(name: str, config: Config, args: argparse.Namespace) -> dict:
     run_name = f"shapes_{name}"
     checkpoints, results = os.path.join(args.out, "checkpoints"), os.path.join(args.out, "results")
     common = ["--dataroot", args.dataroot, "--name", run_name, "--checkpoints_dir", checkpoints, "--ngf", str(args.ngf),
-              "--ndf", str(args.ndf), "--n_blocks", str(args.n_blocks), "--loadSizeH", size, "--loadSizeW", size,
-              "--fineSizeH", size, "--fineSizeW", size, "--gpu_ids", args.gpu_ids, "--num_threads",
-              str(args.num_threads), "--seed", str(args.seed), *config.model]
+              "--ndf", str(args.ndf), "--n_blocks", str(args.n_blocks), "--upsample", args.upsample, "--n_layers_D",
+              str(args.n_layers_D), "--loadSizeH", size, "--loadSizeW", size, "--fineSizeH", size, "--fineSizeW", size,
+              "--gpu_ids", args.gpu_ids, "--num_threads", str(args.num_threads), "--seed", str(args.seed),
+              *config.model]
     logger.info("%s: training for %g minutes", config.label, args.minutes)
     start = time.monotonic()
     train_script.main([*common, *config.train, "--display_id", "0", "--niter", str(args.niter), "--niter_decay", "0",

@@ -13,13 +13,14 @@ from .unet_generator import UnetGenerator
 
 
 def define_G(input_nc: int, output_nc: int, ngf: int, netG: str, norm: str = "instance", use_dropout: bool = False,
-             n_blocks: int = 9, init_type: str = "normal", init_gain: float = 0.02) -> nn.Module:
+             n_blocks: int = 9, init_type: str = "normal", init_gain: float = 0.02, upsample: str = "transpose",
+             ) -> nn.Module:
     norm_layer = get_norm_layer(norm)
     builders = {
-        "set": lambda: ResnetSetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, n_blocks),
-        "basic": lambda: ResnetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, n_blocks),
-        "resnet_9blocks": lambda: ResnetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, 9),
-        "resnet_6blocks": lambda: ResnetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, 6),
+        "set": lambda: ResnetSetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, n_blocks, upsample),
+        "basic": lambda: ResnetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, n_blocks, upsample),
+        "resnet_9blocks": lambda: ResnetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, 9, upsample),
+        "resnet_6blocks": lambda: ResnetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, 6, upsample),
         "unet_128": lambda: UnetGenerator(input_nc, output_nc, 7, ngf, norm_layer, use_dropout),
         "unet_256": lambda: UnetGenerator(input_nc, output_nc, 8, ngf, norm_layer, use_dropout),
     }
@@ -32,7 +33,7 @@ def define_D(input_nc: int, ndf: int, netD: str, n_layers_D: int = 3, norm: str 
              init_type: str = "normal", init_gain: float = 0.02) -> nn.Module:
     norm_layer = get_norm_layer(norm)
     builders = {
-        "set": lambda: NLayerSetDiscriminator(input_nc, ndf, 3, norm_layer),
+        "set": lambda: NLayerSetDiscriminator(input_nc, ndf, n_layers_D, norm_layer),
         "basic": lambda: NLayerDiscriminator(input_nc, ndf, 3, norm_layer),
         "n_layers": lambda: NLayerDiscriminator(input_nc, ndf, n_layers_D, norm_layer),
     }

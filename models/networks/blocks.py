@@ -63,14 +63,24 @@ def resnet_encoder_layers(input_nc: int, ngf: int, norm_layer: NormLayer, use_dr
     return layers
 
 
-def resnet_decoder_layers(output_nc: int, ngf: int, norm_layer: NormLayer, n_downsampling: int = 2) -> list[nn.Module]:
-    """`n_downsampling` stride-2 transposed convs from width ngf * 2**n_downsampling, then 7x7 conv and tanh."""
+def resnet_decoder_layers(output_nc: int, ngf: int, norm_layer: NormLayer, n_downsampling: int = 2,
+                          upsample: str = "transpose") -> list[nn.Module]:
+    """`n_downsampling` x2 upsamplings from width ngf * 2**n_downsampling, then 7x7 conv and tanh.
+
+    `upsample`: "transpose" (3x3 stride-2 transposed conv, the reference's) or "nearest" (nearest-neighbour x2,
+    then a 3x3 conv: no checkerboard pattern from uneven kernel overlap; Odena et al., Distill 2016).
+    """
     bias = uses_bias(norm_layer)
     layers: list[nn.Module] = []
     for i in range(n_downsampling):
         c = ngf * 2 ** (n_downsampling - i)
-        layers += [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1, bias=bias),
-                   norm_layer(c // 2), nn.ReLU(True)]
+        if upsample == "transpose":
+            layers.append(nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1, bias=bias))
+        elif upsample == "nearest":
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c, c // 2, 3, padding=1, bias=bias)]
+        else:
+            raise ValueError(f"unknown upsampling '{upsample}'")
+        layers += [norm_layer(c // 2), nn.ReLU(True)]
     layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7), nn.Tanh()]
     return layers
 

@@ -9,10 +9,10 @@ from .blocks import NormLayer, resnet_decoder_layers, resnet_encoder_layers
 
 class ResnetGenerator(nn.Module):
     def __init__(self, input_nc: int, output_nc: int, ngf: int = 64, norm_layer: NormLayer = nn.InstanceNorm2d,
-                 use_dropout: bool = False, n_blocks: int = 9):
+                 use_dropout: bool = False, n_blocks: int = 9, upsample: str = "transpose"):
         super().__init__()
         self.model = nn.Sequential(*resnet_encoder_layers(input_nc, ngf, norm_layer, use_dropout, n_blocks),
-                                   *resnet_decoder_layers(output_nc, ngf, norm_layer))
+                                   *resnet_decoder_layers(output_nc, ngf, norm_layer, upsample=upsample))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)

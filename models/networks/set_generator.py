@@ -19,13 +19,13 @@ from .blocks import NormLayer, encode_set, resnet_decoder_layers, resnet_encoder
 
 class ResnetSetGenerator(nn.Module):
     def __init__(self, input_nc: int, output_nc: int, ngf: int = 64, norm_layer: NormLayer = nn.InstanceNorm2d,
-                 use_dropout: bool = False, n_blocks: int = 9):
+                 use_dropout: bool = False, n_blocks: int = 9, upsample: str = "transpose"):
         super().__init__()
         self.input_nc = input_nc
         self.encoder_img = nn.Sequential(*resnet_encoder_layers(input_nc, ngf, norm_layer, use_dropout, n_blocks))
         self.encoder_seg = nn.Sequential(*resnet_encoder_layers(1, ngf, norm_layer, use_dropout, n_blocks))
-        self.decoder_img = nn.Sequential(*resnet_decoder_layers(output_nc, 2 * ngf, norm_layer))
-        self.decoder_seg = nn.Sequential(*resnet_decoder_layers(1, 3 * ngf, norm_layer))
+        self.decoder_img = nn.Sequential(*resnet_decoder_layers(output_nc, 2 * ngf, norm_layer, upsample=upsample))
+        self.decoder_seg = nn.Sequential(*resnet_decoder_layers(1, 3 * ngf, norm_layer, upsample=upsample))
 
     def forward(self, img: torch.Tensor, segs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """img (B, C, H, W), segs (B, K, H, W) -> (translated image (B, output_nc, H, W), translated masks (B, K, H, W))."""

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from models.networks import define_D, define_G
+from models.networks.blocks import get_norm_layer, resnet_decoder_layers
 from tests.conftest import FIXTURE
 
 
@@ -17,10 +18,10 @@ def masks(b, k, h=32, w=24, empty=(), seed=0):
     return segs
 
 
-@pytest.fixture(scope="module")
-def G():
+@pytest.fixture(scope="module", params=["transpose", "nearest"])
+def G(request):
     torch.manual_seed(0)
-    return define_G(3, 3, 4, "set", n_blocks=1).eval()
+    return define_G(3, 3, 4, "set", n_blocks=1, upsample=request.param).eval()
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +82,32 @@ def test_discriminator_is_spectrally_normalised(D):
 
     convs = [m for m in D.modules() if isinstance(m, torch.nn.Conv2d)]
     assert len(convs) == 2 * 3 + 2 and all(parametrize.is_parametrized(c, "weight") for c in convs)
+
+
+@pytest.mark.parametrize("upsample, checkerboard", [("transpose", True), ("nearest", False)])
+def test_nearest_upsampling_has_no_checkerboard(upsample, checkerboard):
+    """A constant feature map decodes to a constant interior with nearest + conv; the stride-2 transposed conv's
+    uneven kernel overlap paints a period-2 pattern on it instead."""
+    torch.manual_seed(0)
+    decoder = torch.nn.Sequential(*resnet_decoder_layers(3, 4, get_norm_layer("none"), upsample=upsample))
+    with torch.no_grad():
+        out = decoder(torch.ones(1, 16, 8, 8))[..., 8:-8, 8:-8]
+    spread = (out - out.mean((2, 3), keepdim=True)).abs().max().item()
+    assert (spread > 1e-3) == checkerboard, spread
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in decoder) or upsample == "transpose"
+
+
+@pytest.mark.parametrize("n_layers", [2, 3, 4])
+def test_discriminator_depth_follows_n_layers_D(n_layers):
+    D = define_D(3, 4, "set", n_layers_D=n_layers).eval()
+    strided = [m for m in D.feature_img.modules() if isinstance(m, torch.nn.Conv2d) and m.stride == (2, 2)]
+    assert len(strided) == n_layers
+    side = 64
+    for _ in range(n_layers):
+        side //= 2
+    with torch.no_grad():
+        out = D(torch.rand(2, 3, 64, 64) * 2 - 1, masks(2, 2, 64, 64))
+    assert out.shape == (2, 1, side - 2, side - 2)
 
 
 def test_generator_keys_equal_the_reference():

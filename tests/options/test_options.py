@@ -57,6 +57,8 @@ def test_suffix_and_opt_txt(tmp_path):
     (["--ins_max", "0"], "--ins_per (2) must not exceed --ins_max (0)"),
     (["--fineSizeH", "30"], "must be multiples of 4 for --netG set"),
     (["--fineSizeW", "20", "--loadSizeW", "20"], "too small for the --netD set discriminator: at least 24"),
+    (["--n_layers_D", "7"], "too small for the --netD set discriminator: at least 384"),
+    (["--upsample", "bilinear"], "invalid choice: 'bilinear'"),
 ])
 def test_bad_values_are_rejected_in_one_line(tmp_path, flags, message):
     with pytest.raises(OptionError) as e:

@@ -1,5 +1,6 @@
 """shapes_benchmark end to end on a tiny generated Shapes set with tiny networks and a budget of a few iterations."""
 import json
+import re
 
 import pytest
 
@@ -18,7 +19,8 @@ def test_two_configurations_give_two_rows_and_their_files(tmp_path, monkeypatch,
     monkeypatch.setattr(make_shapes_dataset, "main",
                         lambda argv: generate([*argv, "--n_train", "3", "--n_test", "2", "--size", "32"]))
     assert shapes_benchmark.main(["--dataroot", str(data), "--out", str(out), "--minutes", "0.002",
-                                  "--only", "cycle_gan,instagan", *TINY_NETS]) == 0
+                                  "--only", "cycle_gan,instagan", "--upsample", "nearest", "--n_layers_D", "2",
+                                  *TINY_NETS]) == 0
     assert len(list((data / "testA").iterdir())) == 2
 
     table = (out / "shapes_benchmark.md").read_text()
@@ -35,6 +37,9 @@ def test_two_configurations_give_two_rows_and_their_files(tmp_path, monkeypatch,
         assert row[-1] == f"{saved['figures']['A2B']['count_kept']:.2f} / {saved['figures']['B2A']['count_kept']:.2f} |"
         assert saved["figures"]["A2B"]["images"] == 2     # every test image was translated and scored
         assert (out / "results" / f"shapes_{name}" / "test_latest" / "images" / "0001_fake_B_img.png").is_file()
+        options = (out / "checkpoints" / f"shapes_{name}" / "opt.txt").read_text()
+        for option in ("upsample: nearest", "n_layers_D: 2", "netD: " + ("set" if name == "instagan" else "n_layers")):
+            assert re.search(rf"^ *{option} ", options, re.M), option
 
 
 @pytest.mark.parametrize("flags, message", [
