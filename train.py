@@ -151,10 +151,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = TrainOptions()
     opt = options.parse(argv)
     distributed.init(opt)                      # under torchrun: join the other processes
+    finished = False
     try:
-        return train(options, opt)
+        code = train(options, opt)
+        finished = True
+        return code
     finally:
-        distributed.close()
+        distributed.close(finished)
 
 
 def train(options: TrainOptions, opt: argparse.Namespace) -> int:

@@ -71,9 +71,13 @@ def init(opt: argparse.Namespace) -> None:
         logger.setLevel(logging.WARNING)
 
 
-def close() -> None:
-    """Leave the process group (at exit), if one was joined."""
+def close(finished: bool) -> None:
+    """Leave the process group (at exit), if one was joined. After a finished run every process first waits for
+    the others: gloo aborts a process whose peer tore its connections down under it. Not after an error, where
+    the peers may never arrive."""
     if is_distributed():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 
