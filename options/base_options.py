@@ -14,6 +14,7 @@ from typing import Sequence
 
 import torch
 
+from models.networks.blocks import UPSAMPLING
 from util.errors import OptionError
 from util.log import logger
 
@@ -62,7 +63,7 @@ class BaseOptions:
         p.add_argument("--n_layers_D", type=int, default=3,
                        help="strided convs of the set and n_layers discriminators (basic: always 3)")
         p.add_argument("--n_blocks", type=int, default=9, help="residual blocks in set/basic generators")
-        p.add_argument("--upsample", type=str, default="transpose", choices=["transpose", "nearest"],
+        p.add_argument("--upsample", type=str, default="transpose", choices=UPSAMPLING,
                        help="ResNet decoders' x2 upsampling: transposed conv (the reference's) or nearest + conv "
                             "(no checkerboard artefacts; other checkpoint keys)")
         p.add_argument("--gpu_ids", type=_gpu_ids, default="0", help="gpu ids: e.g. 0  0,1,2  -1 for CPU")

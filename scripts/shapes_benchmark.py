@@ -39,6 +39,7 @@ import test as test_script
 import train as train_script
 from data.image_folder import list_images
 from datasets import make_shapes_dataset
+from models.networks.blocks import UPSAMPLING
 from scripts.evaluate_shapes import evaluate
 from util.checkpoint import read_checkpoint
 from util.cli import run_cli
@@ -80,7 +81,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--ngf", type=int, default=16, help="generator width (CycleGANs double it)")
     p.add_argument("--ndf", type=int, default=16, help="discriminator width (CycleGANs double it)")
     p.add_argument("--n_blocks", type=int, default=3, help="residual blocks of the generators")
-    p.add_argument("--upsample", default="transpose", choices=["transpose", "nearest"],
+    p.add_argument("--upsample", default="transpose", choices=UPSAMPLING,
                    help="the generators' decoder upsampling (train.py --upsample)")
     p.add_argument("--n_layers_D", type=int, default=3, help="strided convs of every discriminator")
     p.add_argument("--gpu_ids", default="-1", help="as train.py: -1 for the CPU")

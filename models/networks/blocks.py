@@ -15,6 +15,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from models.masks import nonempty
 
 NormLayer = Callable[[int], nn.Module]
+UPSAMPLING = ("transpose", "nearest")  # the ResNet decoders' x2 upsampling (--upsample)
 
 
 def get_norm_layer(norm_type: str = "instance") -> NormLayer:
