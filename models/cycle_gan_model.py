@@ -60,7 +60,8 @@ class CycleGANModel(BaseModel):
             names += ["real_A_seg", "real_B_seg"] + (["fake_B_seg", "rec_A_seg", "fake_A_seg", "rec_B_seg"] if seg else [])
         self.visual_names = names
         g = dict(netG=opt.netG, norm=opt.norm, use_dropout=not opt.no_dropout, n_blocks=opt.n_blocks,
-                 init_type=opt.init_type, init_gain=opt.init_gain, upsample=opt.upsample)
+                 init_type=opt.init_type, init_gain=opt.init_gain, upsample=opt.upsample,
+                 output=opt.G_output)
         self.netG_A = self.place(define_G(opt.input_nc + seg, opt.output_nc + seg, opt.ngf * width, **g))
         self.netG_B = self.place(define_G(opt.output_nc + seg, opt.input_nc + seg, opt.ngf * width, **g))
         if self.isTrain:

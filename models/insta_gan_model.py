@@ -63,7 +63,8 @@ class InstaGANModel(BaseModel):
         self.net_names = ["G_A", "G_B", "D_A", "D_B"] if self.isTrain else ["G_A", "G_B"]
         self.n_steps = num_steps(opt.ins_max, opt.ins_per)
         g = dict(ngf=opt.ngf, netG=opt.netG, norm=opt.norm, use_dropout=not opt.no_dropout, n_blocks=opt.n_blocks,
-                 init_type=opt.init_type, init_gain=opt.init_gain, upsample=opt.upsample)
+                 init_type=opt.init_type, init_gain=opt.init_gain, upsample=opt.upsample,
+                 output=opt.G_output)
         self.netG_A = self.place(define_G(opt.input_nc, opt.output_nc, **g))
         self.netG_B = self.place(define_G(opt.output_nc, opt.input_nc, **g))
         if self.isTrain:

@@ -58,7 +58,7 @@ class Pix2PixModel(BaseModel):
         super().__init__(opt)
         self.net_names = ["G", "D"] if self.isTrain else ["G"]
         self.netG = self.place(define_G(opt.input_nc, opt.output_nc, opt.ngf, opt.netG, opt.norm, not opt.no_dropout,
-                                        opt.n_blocks, opt.init_type, opt.init_gain))
+                                        opt.n_blocks, opt.init_type, opt.init_gain, opt.upsample, opt.G_output))
         if self.isTrain:
             self.netD = self.place(define_D(opt.input_nc + opt.output_nc, opt.ndf, opt.netD, opt.n_layers_D, opt.norm,
                                             opt.init_type, opt.init_gain))

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import torch
 
-from models.networks.blocks import UPSAMPLING
+from models.networks.blocks import OUTPUTS, UPSAMPLING
 from util.errors import OptionError
 from util.log import logger
 
@@ -66,6 +66,10 @@ class BaseOptions:
         p.add_argument("--upsample", type=str, default="transpose", choices=UPSAMPLING,
                        help="ResNet decoders' x2 upsampling: transposed conv (the reference's) or nearest + conv "
                             "(no checkerboard artefacts; other checkpoint keys)")
+        p.add_argument("--G_output", type=str, default="generate", choices=OUTPUTS,
+                       help="what ResNet generators output: a new image (the reference's); residual: their input "
+                            "changed, tanh(atanh(input) + decoder output), images and masks; paste (--netG set): "
+                            "the new image inside the union of the input and translated masks, the input outside")
         p.add_argument("--gpu_ids", type=_gpu_ids, default="0", help="gpu ids: e.g. 0  0,1,2  -1 for CPU")
         p.add_argument("--name", type=str, default="experiment_name", help="name of the experiment")
         p.add_argument("--dataset_mode", type=str, default="unaligned_seg", choices=dataset_modes(),
@@ -132,6 +136,13 @@ class BaseOptions:
                 opt.fineSizeH % 4 or opt.fineSizeW % 4):
             raise OptionError(f"--fineSizeH/W ({opt.fineSizeH}x{opt.fineSizeW}) must be multiples of 4 for "
                               f"--netG {opt.netG} (two stride-2 convolutions)")
+        if opt.G_output != "generate" and opt.netG.startswith("unet"):
+            raise OptionError(f"--G_output {opt.G_output} applies to the ResNet generators, not --netG {opt.netG}")
+        if opt.G_output == "paste" and opt.netG != "set":
+            raise OptionError(f"--G_output paste needs the masks of --netG set, not --netG {opt.netG}")
+        if opt.G_output != "generate" and opt.input_nc != opt.output_nc:
+            raise OptionError(f"--G_output {opt.G_output} needs --input_nc == --output_nc, got {opt.input_nc} and "
+                              f"{opt.output_nc}")
         if opt.isTrain and opt.resize_or_crop != "none":
             from models.networks.blocks import patch_min_size
 

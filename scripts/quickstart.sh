@@ -9,7 +9,7 @@ DATA=./datasets/shapes
 NAME=shapes_quickstart
 python datasets/make_shapes_dataset.py --save_root "$DATA"   # skips the files already there
 MODEL=(--dataroot "$DATA" --name "$NAME" --gpu_ids -1 --loadSizeH 64 --loadSizeW 64 --fineSizeH 64 --fineSizeW 64
-       --ngf 16 --n_blocks 3 --upsample nearest --num_threads 0 --amp)
+       --ngf 16 --n_blocks 3 --upsample nearest --G_output paste --num_threads 0 --amp)
 # settings chosen by measurement: docs/shapes_benchmark.md
 python train.py "${MODEL[@]}" --ndf 16 --n_layers_D 2 --batch_size 4 --lr 4e-4 --niter 4 --niter_decay 3 \
     --display_id 0 --print_freq 1000 --seed 0 "$@"

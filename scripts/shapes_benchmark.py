@@ -39,7 +39,7 @@ import test as test_script
 import train as train_script
 from data.image_folder import list_images
 from datasets import make_shapes_dataset
-from models.networks.blocks import UPSAMPLING
+from models.networks.blocks import OUTPUTS, UPSAMPLING
 from scripts.evaluate_shapes import evaluate
 from util.checkpoint import read_checkpoint
 from util.cli import run_cli
@@ -84,6 +84,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--upsample", default="transpose", choices=UPSAMPLING,
                    help="the generators' decoder upsampling (train.py --upsample)")
     p.add_argument("--n_layers_D", type=int, default=3, help="strided convs of every discriminator")
+    p.add_argument("--G_output", default="generate", choices=OUTPUTS,
+                   help="what the InstaGAN generators output (train.py --G_output); the CycleGANs keep theirs")
     p.add_argument("--gpu_ids", default="-1", help="as train.py: -1 for the CPU")
     p.add_argument("--num_threads", type=int, default=0, help="data loading workers")
     p.add_argument("--seed", type=int, default=0, help="the same seed for every configuration")
@@ -110,6 +112,8 @@ def run(name: str, config: Config, args: argparse.Namespace) -> dict:
               str(args.n_layers_D), "--loadSizeH", size, "--loadSizeW", size, "--fineSizeH", size, "--fineSizeW", size,
               "--gpu_ids", args.gpu_ids, "--num_threads", str(args.num_threads), "--seed", str(args.seed),
               *config.model]
+    if "insta_gan" in config.model:
+        common += ["--G_output", args.G_output]
     logger.info("%s: training for %g minutes", config.label, args.minutes)
     start = time.monotonic()
     train_script.main([*common, *config.train, "--display_id", "0", "--niter", str(args.niter), "--niter_decay", "0",

@@ -14,13 +14,15 @@ from .unet_generator import UnetGenerator
 
 def define_G(input_nc: int, output_nc: int, ngf: int, netG: str, norm: str = "instance", use_dropout: bool = False,
              n_blocks: int = 9, init_type: str = "normal", init_gain: float = 0.02, upsample: str = "transpose",
-             ) -> nn.Module:
+             output: str = "generate") -> nn.Module:
+    """`upsample` and `output` apply to the ResNet generators only (options reject them for U-Nets)."""
     norm_layer = get_norm_layer(norm)
+    resnet = dict(norm_layer=norm_layer, use_dropout=use_dropout, upsample=upsample, output=output)
     builders = {
-        "set": lambda: ResnetSetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, n_blocks, upsample),
-        "basic": lambda: ResnetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, n_blocks, upsample),
-        "resnet_9blocks": lambda: ResnetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, 9, upsample),
-        "resnet_6blocks": lambda: ResnetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, 6, upsample),
+        "set": lambda: ResnetSetGenerator(input_nc, output_nc, ngf, n_blocks=n_blocks, **resnet),
+        "basic": lambda: ResnetGenerator(input_nc, output_nc, ngf, n_blocks=n_blocks, **resnet),
+        "resnet_9blocks": lambda: ResnetGenerator(input_nc, output_nc, ngf, n_blocks=9, **resnet),
+        "resnet_6blocks": lambda: ResnetGenerator(input_nc, output_nc, ngf, n_blocks=6, **resnet),
         "unet_128": lambda: UnetGenerator(input_nc, output_nc, 7, ngf, norm_layer, use_dropout),
         "unet_256": lambda: UnetGenerator(input_nc, output_nc, 8, ngf, norm_layer, use_dropout),
     }

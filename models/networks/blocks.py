@@ -16,6 +16,9 @@ from models.masks import nonempty
 
 NormLayer = Callable[[int], nn.Module]
 UPSAMPLING = ("transpose", "nearest")  # the ResNet decoders' x2 upsampling (--upsample)
+# what a ResNet generator outputs (--G_output): a new image (the reference's), its input changed (add_to_input), or
+# (set generator) the new image inside the instances' masks pasted onto the input
+OUTPUTS = ("generate", "residual", "paste")
 
 
 def get_norm_layer(norm_type: str = "instance") -> NormLayer:
@@ -65,8 +68,9 @@ def resnet_encoder_layers(input_nc: int, ngf: int, norm_layer: NormLayer, use_dr
 
 
 def resnet_decoder_layers(output_nc: int, ngf: int, norm_layer: NormLayer, n_downsampling: int = 2,
-                          upsample: str = "transpose") -> list[nn.Module]:
-    """`n_downsampling` x2 upsamplings from width ngf * 2**n_downsampling, then 7x7 conv and tanh.
+                          upsample: str = "transpose", tanh: bool = True) -> list[nn.Module]:
+    """`n_downsampling` x2 upsamplings from width ngf * 2**n_downsampling, then 7x7 conv and tanh (unless not `tanh`:
+    `add_to_input` applies it).
 
     `upsample`: "transpose" (3x3 stride-2 transposed conv, the reference's) or "nearest" (nearest-neighbour x2,
     then a 3x3 conv: no checkerboard pattern from uneven kernel overlap; Odena et al., Distill 2016).
@@ -82,8 +86,15 @@ def resnet_decoder_layers(output_nc: int, ngf: int, norm_layer: NormLayer, n_dow
         else:
             raise ValueError(f"unknown upsampling '{upsample}'")
         layers += [norm_layer(c // 2), nn.ReLU(True)]
-    layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7), nn.Tanh()]
+    layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7)] + ([nn.Tanh()] if tanh else [])
     return layers
+
+
+def add_to_input(change: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """tanh(atanh(x) + change) in float32 (--G_output residual): the generator's output is its input `x` (in [-1, 1])
+    changed, so a zero change copies it and only what must change has to be learnt. x is first pulled 0.5% in from
+    +-1, where atanh is infinite (1.3 of 255 levels at the extremes)."""
+    return torch.tanh(torch.atanh(x.float().clamp(-0.99, 0.99)) + change.float())
 
 
 def patch_layers(input_nc: int, ndf: int, n_layers: int, norm_layer: NormLayer, use_sn: bool = False,

@@ -7,25 +7,34 @@ Instances of all samples are folded into one batch: only the non-empty slots are
 per-sample sum weights each slot by its non-empty flag, and empty slots are passed through unchanged. Hence a
 batch of N gives the same outputs as N batches of 1, the image output is invariant and the mask outputs are
 equivariant to permutations of the slots. Module names and indices equal the reference's, so its generator
-checkpoints load unchanged.
+checkpoints load unchanged. `output` (blocks.OUTPUTS): "residual" makes the image and each mask their inputs
+changed (`add_to_input`; needs as many output as input channels); "paste" keeps the input image outside the
+union of the input and translated masks and the generated one inside it (soft: the masks' tanh values).
 """
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
 
-from .blocks import NormLayer, encode_set, resnet_decoder_layers, resnet_encoder_layers
+from .blocks import OUTPUTS, NormLayer, add_to_input, encode_set, resnet_decoder_layers, resnet_encoder_layers
 
 
 class ResnetSetGenerator(nn.Module):
     def __init__(self, input_nc: int, output_nc: int, ngf: int = 64, norm_layer: NormLayer = nn.InstanceNorm2d,
-                 use_dropout: bool = False, n_blocks: int = 9, upsample: str = "transpose"):
+                 use_dropout: bool = False, n_blocks: int = 9, upsample: str = "transpose",
+                 output: str = "generate"):
         super().__init__()
+        if output not in OUTPUTS:
+            raise ValueError(f"unknown output '{output}'")
+        if output != "generate" and input_nc != output_nc:
+            raise ValueError(f"output '{output}' needs input_nc == output_nc, got {input_nc} and {output_nc}")
         self.input_nc = input_nc
+        self.output = output
+        decoder = dict(norm_layer=norm_layer, upsample=upsample, tanh=output != "residual")
         self.encoder_img = nn.Sequential(*resnet_encoder_layers(input_nc, ngf, norm_layer, use_dropout, n_blocks))
         self.encoder_seg = nn.Sequential(*resnet_encoder_layers(1, ngf, norm_layer, use_dropout, n_blocks))
-        self.decoder_img = nn.Sequential(*resnet_decoder_layers(output_nc, 2 * ngf, norm_layer, upsample=upsample))
-        self.decoder_seg = nn.Sequential(*resnet_decoder_layers(1, 3 * ngf, norm_layer, upsample=upsample))
+        self.decoder_img = nn.Sequential(*resnet_decoder_layers(output_nc, 2 * ngf, **decoder))
+        self.decoder_seg = nn.Sequential(*resnet_decoder_layers(1, 3 * ngf, **decoder))
 
     def forward(self, img: torch.Tensor, segs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """img (B, C, H, W), segs (B, K, H, W) -> (translated image (B, output_nc, H, W), translated masks (B, K, H, W))."""
@@ -37,8 +46,14 @@ class ResnetSetGenerator(nn.Module):
         sample = torch.arange(b, device=segs.device).repeat_interleave(k)[present]  # owner of each instance
         seg_out = self.decoder_seg(torch.cat([f_seg, f_img[sample], f_sum[sample]], 1))  # (N, 1, H, W)
         segs_out = segs.reshape(b * k, 1, h, w).clone()
+        if self.output == "residual":
+            img_out, seg_out = add_to_input(img_out, img), add_to_input(seg_out, segs_out[present])
         segs_out[present] = seg_out.to(segs_out.dtype)
-        return img_out, segs_out.view(b, k, h, w)
+        segs_out = segs_out.view(b, k, h, w)
+        if self.output == "paste":
+            inside = (torch.maximum(segs.amax(1, keepdim=True), segs_out.amax(1, keepdim=True)) + 1) / 2
+            img_out = inside * img_out + (1 - inside) * img
+        return img_out, segs_out
 
     def forward_concat(self, x: torch.Tensor) -> torch.Tensor:
         """The reference's calling convention: one tensor [image channels; mask slots] in and out."""

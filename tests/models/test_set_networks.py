@@ -18,10 +18,12 @@ def masks(b, k, h=32, w=24, empty=(), seed=0):
     return segs
 
 
-@pytest.fixture(scope="module", params=["transpose", "nearest"])
+@pytest.fixture(scope="module", params=[("transpose", "generate"), ("nearest", "generate"), ("nearest", "residual"),
+                                        ("transpose", "paste")], ids="-".join)
 def G(request):
     torch.manual_seed(0)
-    return define_G(3, 3, 4, "set", n_blocks=1, upsample=request.param).eval()
+    upsample, output = request.param
+    return define_G(3, 3, 4, "set", n_blocks=1, upsample=upsample, output=output).eval()
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +97,48 @@ def test_nearest_upsampling_has_no_checkerboard(upsample, checkerboard):
     spread = (out - out.mean((2, 3), keepdim=True)).abs().max().item()
     assert (spread > 1e-3) == checkerboard, spread
     assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in decoder) == (upsample == "transpose")
+
+
+@pytest.mark.parametrize("netG", ["set", "basic"])
+def test_residual_output_with_zero_change_copies_the_input(netG):
+    """--G_output residual: a decoder whose last conv outputs 0 leaves image and masks as they came in (up to the
+    pull of +-1 to +-0.99); the reference's generators would output tanh(0) = 0, a grey image."""
+    torch.manual_seed(0)
+    G = define_G(3, 3, 4, netG, n_blocks=1, output="residual").eval()
+    assert not any(isinstance(m, torch.nn.Tanh) for m in G.modules())
+    for m in G.modules():
+        if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (7, 7) and m.in_channels > m.out_channels:
+            torch.nn.init.zeros_(m.weight), torch.nn.init.zeros_(m.bias)   # the decoders' last convs
+    img, segs = torch.rand(2, 3, 32, 24) * 2 - 1, masks(2, 3, empty=[(1, 2)]).sign()
+    with torch.no_grad():
+        if netG == "set":
+            out_img, out_segs = G(img, segs)
+            expected = segs.clamp(-0.99, 0.99)
+            expected[1, 2] = -1                                        # an empty slot stays exactly -1
+            torch.testing.assert_close(out_segs, expected, atol=1e-6, rtol=0)
+        else:
+            out_img = G(img)
+    torch.testing.assert_close(out_img, img.clamp(-0.99, 0.99), atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="input_nc == output_nc"):
+        define_G(3, 1, 4, netG, output="residual")
+
+
+def test_paste_output_keeps_the_input_outside_the_masks_and_generates_inside():
+    """--G_output paste: the generated image where an input or translated mask is 1, the input where all are -1."""
+    torch.manual_seed(0)
+    paste = define_G(3, 3, 4, "set", n_blocks=1, output="paste").eval()
+    generate = define_G(3, 3, 4, "set", n_blocks=1).eval()
+    generate.load_state_dict(paste.state_dict())                     # the same weights, the same keys
+    img, segs = torch.rand(2, 3, 32, 24) * 2 - 1, masks(2, 2, empty=[(1, 0), (1, 1)]).sign()
+    with torch.no_grad():
+        out, out_segs = paste(img, segs)
+        new, _ = generate(img, segs)
+    inside = segs[0].amax(0) == 1
+    torch.testing.assert_close(out[0][:, inside], new[0][:, inside], atol=1e-6, rtol=0)
+    assert not torch.allclose(out[0], new[0])                        # the input shows outside the masks
+    assert torch.equal(out[1], img[1]) and torch.equal(out_segs[1], segs[1])  # no instance: nothing changes
+    with pytest.raises(ValueError, match="not one of the ResNet generator's"):
+        define_G(3, 3, 4, "basic", output="paste")
 
 
 @pytest.mark.parametrize("n_layers", [2, 3, 4])

@@ -59,6 +59,10 @@ def test_suffix_and_opt_txt(tmp_path):
     (["--fineSizeW", "20", "--loadSizeW", "20"], "too small for the --netD set discriminator: at least 24"),
     (["--n_layers_D", "7"], "too small for the --netD set discriminator: at least 384"),
     (["--upsample", "bilinear"], "invalid choice: 'bilinear'"),
+    (["--G_output", "residual", "--output_nc", "1"], "--G_output residual needs --input_nc == --output_nc"),
+    (["--G_output", "residual", "--model", "pix2pix"], "applies to the ResNet generators, not --netG unet_256"),
+    (["--G_output", "paste", "--model", "cycle_gan", "--netG", "basic", "--netD", "basic"],
+     "--G_output paste needs the masks of --netG set, not --netG basic"),
 ])
 def test_bad_values_are_rejected_in_one_line(tmp_path, flags, message):
     with pytest.raises(OptionError) as e:

@@ -20,7 +20,7 @@ def test_two_configurations_give_two_rows_and_their_files(tmp_path, monkeypatch,
                         lambda argv: generate([*argv, "--n_train", "3", "--n_test", "2", "--size", "32"]))
     assert shapes_benchmark.main(["--dataroot", str(data), "--out", str(out), "--minutes", "0.002",
                                   "--only", "cycle_gan,instagan", "--upsample", "nearest", "--n_layers_D", "2",
-                                  *TINY_NETS]) == 0
+                                  "--G_output", "paste", *TINY_NETS]) == 0
     assert len(list((data / "testA").iterdir())) == 2
 
     table = (out / "shapes_benchmark.md").read_text()
@@ -38,7 +38,9 @@ def test_two_configurations_give_two_rows_and_their_files(tmp_path, monkeypatch,
         assert saved["figures"]["A2B"]["images"] == 2     # every test image was translated and scored
         assert (out / "results" / f"shapes_{name}" / "test_latest" / "images" / "0001_fake_B_img.png").is_file()
         options = (out / "checkpoints" / f"shapes_{name}" / "opt.txt").read_text()
-        for option in ("upsample: nearest", "n_layers_D: 2", "netD: " + ("set" if name == "instagan" else "n_layers")):
+        instagan = name == "instagan"
+        for option in ("upsample: nearest", "n_layers_D: 2", "netD: " + ("set" if instagan else "n_layers"),
+                       "G_output: " + ("paste" if instagan else "generate")):
             assert re.search(rf"^ *{option} ", options, re.M), option
 
 
