@@ -48,9 +48,19 @@ def write_results(opt, options: TestOptions, model, loader, web_dir: str, epoch:
     return done
 
 
+def warn_if_trained_otherwise(opt) -> None:
+    """--G_output changes no checkpoint key, so generators trained with another value load without complaint:
+    compare with the opt.txt that training wrote next to them."""
+    trained = TestOptions.read_saved(os.path.join(opt.checkpoints_dir, opt.name, "opt.txt")).get("G_output")
+    if trained is not None and trained != opt.G_output:
+        logger.warning("%s was trained with --G_output %s but is tested with --G_output %s", opt.name, trained,
+                       opt.G_output)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     options = TestOptions()
     opt = options.parse(argv)
+    warn_if_trained_otherwise(opt)
     seed_all(opt.seed)
     loader = create_dataloader(opt)   # validates the data set
     model = create_model(opt)

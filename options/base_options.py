@@ -189,6 +189,15 @@ class BaseOptions:
         lines.append("----------------- End -------------------")
         return "\n".join(lines)
 
+    @staticmethod
+    def read_saved(path: str) -> dict[str, str]:
+        """The option values (as text) of a table that `save` wrote; {} if there is no such file."""
+        if not os.path.isfile(path):
+            return {}
+        with open(path) as f:
+            rows = [line.split(": ", 1) for line in f if ": " in line]
+        return {key.strip(): value.split("\t")[0].strip() for key, value in rows}
+
     def save(self, opt: argparse.Namespace, folder: str, filename: str = "opt.txt") -> str:
         """Write the options table into `folder/filename` (called once the run has started)."""
         os.makedirs(folder, exist_ok=True)

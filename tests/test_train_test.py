@@ -140,3 +140,15 @@ def test_missing_checkpoint_fails_before_writing(tiny_data, tmp_path):
                                     "--checkpoints_dir", str(tmp_path / "ck"), *TINY])
     assert code == 2 and "checkpoint not found" in err and "latest_net_G_A.pth" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_test_warns_when_the_generators_were_trained_with_another_output(tiny_data, tmp_path, log_records):
+    """--G_output changes no checkpoint key: only training's opt.txt tells that the flag is missing at test time."""
+    ck, res = str(tmp_path / "ck"), str(tmp_path / "res")
+    flags = ["--dataroot", tiny_data, "--name", "tiny", "--checkpoints_dir", ck, "--seed", "1", *TINY]
+    assert train_script.main(flags + TINY_TRAIN[len(TINY):] + ["--G_output", "paste", "--time_limit", "1e-6"]) == 0
+    assert test_script.main(flags + ["--results_dir", res, "--G_output", "paste"]) == 0
+    assert not [r for r in log_records if "trained with" in r.getMessage()]
+    assert test_script.main(flags + ["--results_dir", res]) == 0
+    assert [r.getMessage() for r in log_records if "trained with" in r.getMessage()] == [
+        "tiny was trained with --G_output paste but is tested with --G_output generate"]
