@@ -90,6 +90,15 @@ def resnet_decoder_layers(output_nc: int, ngf: int, norm_layer: NormLayer, n_dow
     return layers
 
 
+def check_output(output: str, allowed: tuple[str, ...], input_nc: int, output_nc: int, generator: str) -> None:
+    """Reject an `output` (OUTPUTS) that `generator` cannot give: not in `allowed`, or a change of an input of
+    another channel count."""
+    if output not in allowed:
+        raise ValueError(f"output '{output}' is not one of the {generator}'s: {', '.join(allowed)}")
+    if output != "generate" and input_nc != output_nc:
+        raise ValueError(f"output '{output}' needs input_nc == output_nc, got {input_nc} and {output_nc}")
+
+
 def add_to_input(change: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """tanh(atanh(x) + change) in float32 (--G_output residual): the generator's output is its input `x` (in [-1, 1])
     changed, so a zero change copies it and only what must change has to be learnt. x is first pulled 0.5% in from

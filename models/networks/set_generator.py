@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .blocks import OUTPUTS, NormLayer, add_to_input, encode_set, resnet_decoder_layers, resnet_encoder_layers
+from .blocks import OUTPUTS, NormLayer, add_to_input, check_output, encode_set, resnet_decoder_layers, resnet_encoder_layers
 
 
 class ResnetSetGenerator(nn.Module):
@@ -24,10 +24,7 @@ class ResnetSetGenerator(nn.Module):
                  use_dropout: bool = False, n_blocks: int = 9, upsample: str = "transpose",
                  output: str = "generate"):
         super().__init__()
-        if output not in OUTPUTS:
-            raise ValueError(f"unknown output '{output}'")
-        if output != "generate" and input_nc != output_nc:
-            raise ValueError(f"output '{output}' needs input_nc == output_nc, got {input_nc} and {output_nc}")
+        check_output(output, OUTPUTS, input_nc, output_nc, "set generator")
         self.input_nc = input_nc
         self.output = output
         decoder = dict(norm_layer=norm_layer, upsample=upsample, tanh=output != "residual")
