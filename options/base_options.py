@@ -69,7 +69,8 @@ class BaseOptions:
         p.add_argument("--G_output", type=str, default="generate", choices=OUTPUTS,
                        help="what ResNet generators output: a new image (the reference's); residual: their input "
                             "changed, tanh(atanh(input) + decoder output), images and masks; paste (--netG set): "
-                            "the new image inside the union of the input and translated masks, the input outside")
+                            "the new image inside the translated masks on the input's background, filled in where an "
+                            "instance left")
         p.add_argument("--gpu_ids", type=_gpu_ids, default="0", help="gpu ids: e.g. 0  0,1,2  -1 for CPU")
         p.add_argument("--name", type=str, default="experiment_name", help="name of the experiment")
         p.add_argument("--dataset_mode", type=str, default="unaligned_seg", choices=dataset_modes(),

@@ -10,6 +10,7 @@ from typing import Callable
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
 from models.masks import nonempty
@@ -17,7 +18,7 @@ from models.masks import nonempty
 NormLayer = Callable[[int], nn.Module]
 UPSAMPLING = ("transpose", "nearest")  # the ResNet decoders' x2 upsampling (--upsample)
 # what a ResNet generator outputs (--G_output): a new image (the reference's), its input changed (add_to_input), or
-# (set generator) the new image inside the instances' masks pasted onto the input
+# (set generator) the new image inside the translated masks pasted onto the input's background (paste)
 OUTPUTS = ("generate", "residual", "paste")
 
 
@@ -104,6 +105,32 @@ def add_to_input(change: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     changed, so a zero change copies it and only what must change has to be learnt. x is first pulled 0.5% in from
     +-1, where atanh is infinite (1.3 of 255 levels at the extremes)."""
     return torch.tanh(torch.atanh(x.float().clamp(-0.99, 0.99)) + change.float())
+
+
+def fill_holes(img: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    """img (B, C, H, W) with its pixels where hole (B, 1, H, W) is 1 replaced by a smooth fill from the pixels
+    around them (push-pull: weighted means over a pyramid of 2x2 average pools, then, coarse to fine, each level
+    keeps its known share and takes the rest from the level above, bilinearly upsampled). Reaches across holes of
+    any size; pixels with hole 0 keep their value, soft holes blend."""
+    levels = [(img * (1 - hole), 1 - hole)]                  # (sum of known values, known share) per cell
+    while max(levels[-1][0].shape[-2:]) > 1:
+        levels.append(tuple(F.avg_pool2d(t, 2, ceil_mode=True) for t in levels[-1]))
+    known, share = levels[-1]
+    filled = known / share.clamp_min(1e-6)
+    for known, share in reversed(levels[:-1]):
+        filled = known + (1 - share) * F.interpolate(filled, size=known.shape[-2:], mode="bilinear",
+                                                     align_corners=False)
+    return filled
+
+
+def paste(generated: torch.Tensor, img: torch.Tensor, segs: torch.Tensor, segs_out: torch.Tensor) -> torch.Tensor:
+    """--G_output paste: the generated image inside the translated masks `segs_out`, the input image `img`
+    outside the input masks `segs`, and where an instance left (inside an input mask, outside every translated
+    one) the background filled in from around it (`fill_holes`). Masks (B, K, H, W) in [-1, 1] count softly.
+    The background is kept by construction, and the image's instances have exactly the translated masks' shapes."""
+    inside_out = (segs_out.amax(1, keepdim=True) + 1) / 2
+    inside_in = (segs.amax(1, keepdim=True) + 1) / 2
+    return inside_out * generated + (1 - inside_out) * fill_holes(img, inside_in)
 
 
 def patch_layers(input_nc: int, ndf: int, n_layers: int, norm_layer: NormLayer, use_sn: bool = False,

@@ -8,15 +8,16 @@ per-sample sum weights each slot by its non-empty flag, and empty slots are pass
 batch of N gives the same outputs as N batches of 1, the image output is invariant and the mask outputs are
 equivariant to permutations of the slots. Module names and indices equal the reference's, so its generator
 checkpoints load unchanged. `output` (blocks.OUTPUTS): "residual" makes the image and each mask their inputs
-changed (`add_to_input`; needs as many output as input channels); "paste" keeps the input image outside the
-union of the input and translated masks and the generated one inside it (soft: the masks' tanh values).
+changed (`add_to_input`; needs as many output as input channels); "paste" takes the generated image inside the
+translated masks only, onto the input's background (`blocks.paste`).
 """
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
 
-from .blocks import OUTPUTS, NormLayer, add_to_input, check_output, encode_set, resnet_decoder_layers, resnet_encoder_layers
+from .blocks import (OUTPUTS, NormLayer, add_to_input, check_output, encode_set, paste, resnet_decoder_layers,
+                     resnet_encoder_layers)
 
 
 class ResnetSetGenerator(nn.Module):
@@ -48,8 +49,7 @@ class ResnetSetGenerator(nn.Module):
         segs_out[present] = seg_out.to(segs_out.dtype)
         segs_out = segs_out.view(b, k, h, w)
         if self.output == "paste":
-            inside = (torch.maximum(segs.amax(1, keepdim=True), segs_out.amax(1, keepdim=True)) + 1) / 2
-            img_out = inside * img_out + (1 - inside) * img
+            img_out = paste(img_out, img, segs, segs_out)
         return img_out, segs_out
 
     def forward_concat(self, x: torch.Tensor) -> torch.Tensor:

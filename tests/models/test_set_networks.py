@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from models.networks import define_D, define_G
-from models.networks.blocks import get_norm_layer, resnet_decoder_layers
+from models.networks.blocks import fill_holes, get_norm_layer, paste, resnet_decoder_layers
 from tests.conftest import FIXTURE
 
 
@@ -123,22 +123,49 @@ def test_residual_output_with_zero_change_copies_the_input(netG):
         define_G(3, 1, 4, netG, output="residual")
 
 
-def test_paste_output_keeps_the_input_outside_the_masks_and_generates_inside():
-    """--G_output paste: the generated image where an input or translated mask is 1, the input where all are -1."""
+def test_paste_output_composes_the_generated_image_with_the_input():
+    """--G_output paste: the decoder's image (that of --G_output generate, same weights) composed by blocks.paste."""
     torch.manual_seed(0)
-    paste = define_G(3, 3, 4, "set", n_blocks=1, output="paste").eval()
+    G = define_G(3, 3, 4, "set", n_blocks=1, output="paste").eval()
     generate = define_G(3, 3, 4, "set", n_blocks=1).eval()
-    generate.load_state_dict(paste.state_dict())                     # the same weights, the same keys
+    generate.load_state_dict(G.state_dict())                         # the same weights, the same keys
     img, segs = torch.rand(2, 3, 32, 24) * 2 - 1, masks(2, 2, empty=[(1, 0), (1, 1)]).sign()
     with torch.no_grad():
-        out, out_segs = paste(img, segs)
-        new, _ = generate(img, segs)
-    inside = segs[0].amax(0) == 1
-    torch.testing.assert_close(out[0][:, inside], new[0][:, inside], atol=1e-6, rtol=0)
-    assert not torch.allclose(out[0], new[0])                        # the input shows outside the masks
+        out, out_segs = G(img, segs)
+        new, new_segs = generate(img, segs)
+    torch.testing.assert_close(out, paste(new, img, segs, out_segs), atol=1e-6, rtol=0)
+    assert torch.equal(out_segs, new_segs)
     assert torch.equal(out[1], img[1]) and torch.equal(out_segs[1], segs[1])  # no instance: nothing changes
     with pytest.raises(ValueError, match="not one of the ResNet generator's"):
         define_G(3, 3, 4, "basic", output="paste")
+
+
+def test_paste_takes_instances_from_the_translated_masks_and_fills_what_they_left():
+    h = w = 20
+    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    disk = (yy - 9.5) ** 2 + (xx - 9.5) ** 2 <= 36                  # input instance
+    square = (yy >= 6) & (yy < 14) & (xx >= 6) & (xx < 14)            # translated instance, inside the disk
+    background = torch.tensor([0.1, -0.2, 0.3]).view(1, 3, 1, 1)
+    img = torch.where(disk, torch.tensor([0.9, -0.9, 0.0]).view(1, 3, 1, 1), background)
+    to_segs = lambda m: torch.stack([m.float() * 2 - 1, -torch.ones(h, w)])[None]  # one instance, one empty slot
+    generated = torch.rand(1, 3, h, w) * 2 - 1
+    out = paste(generated, img, to_segs(disk), to_segs(square))
+    assert torch.equal(out[..., square], generated[..., square])
+    assert torch.equal(out[..., ~disk], img[..., ~disk])
+    left = disk & ~square                                             # where the instance was and is no more
+    torch.testing.assert_close(out[..., left], background.view(1, 3, 1).expand(1, 3, int(left.sum())), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("size", [(64, 64), (37, 23)])
+def test_fill_holes_keeps_known_pixels_and_reaches_across_any_hole(size):
+    img = torch.rand(2, 3, *size) * 2 - 1
+    assert torch.equal(fill_holes(img, torch.zeros(2, 1, *size)), img)
+    hole = torch.ones(2, 1, *size)
+    hole[0, :, 0, 0] = 0                                               # one known pixel per image
+    hole[1, :, -1, -1] = 0
+    filled = fill_holes(img, hole)
+    torch.testing.assert_close(filled[0], img[0, :, :1, :1].expand(3, *size), atol=1e-5, rtol=0)
+    torch.testing.assert_close(filled[1], img[1, :, -1:, -1:].expand(3, *size), atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("n_layers", [2, 3, 4])
