@@ -147,13 +147,17 @@ def test_paste_takes_instances_from_the_translated_masks_and_fills_what_they_lef
     square = (yy >= 6) & (yy < 14) & (xx >= 6) & (xx < 14)            # translated instance, inside the disk
     background = torch.tensor([0.1, -0.2, 0.3]).view(1, 3, 1, 1)
     img = torch.where(disk, torch.tensor([0.9, -0.9, 0.0]).view(1, 3, 1, 1), background)
-    to_segs = lambda m: torch.stack([m.float() * 2 - 1, -torch.ones(h, w)])[None]  # one instance, one empty slot
+
+    def to_segs(m):  # one instance, one empty slot
+        return torch.stack([m.float() * 2 - 1, -torch.ones(h, w)])[None]
+
     generated = torch.rand(1, 3, h, w) * 2 - 1
     out = paste(generated, img, to_segs(disk), to_segs(square))
     assert torch.equal(out[..., square], generated[..., square])
     assert torch.equal(out[..., ~disk], img[..., ~disk])
     left = disk & ~square                                             # where the instance was and is no more
-    torch.testing.assert_close(out[..., left], background.view(1, 3, 1).expand(1, 3, int(left.sum())), atol=1e-6, rtol=0)
+    expected = background.view(1, 3, 1).expand(1, 3, int(left.sum()))
+    torch.testing.assert_close(out[..., left], expected, atol=1e-6, rtol=0)
 
 
 @pytest.mark.parametrize("size", [(64, 64), (37, 23)])
