@@ -22,7 +22,7 @@ from util.checkpoint import atomic_save, commit, read_checkpoint, remove_leftove
 from util.errors import UserError
 from util.image_pool import ImagePool
 from util.log import logger
-from .networks.set_discriminator import convert_reference_state_dict
+from .networks.spectral_norm import convert_torch_state_dict
 from .schedulers import get_scheduler
 
 
@@ -279,7 +279,7 @@ def cpu_state_dict(net: nn.Module) -> dict[str, torch.Tensor]:
 
 def load_state(net: nn.Module, state: dict[str, torch.Tensor], path: str) -> None:
     """Load a reference or own state dict strictly; a mismatch names the file and the flags to check."""
-    state = convert_reference_state_dict(state)
+    state = convert_torch_state_dict(state)
     own = net.state_dict()
     # checkpoints of old PyTorch versions carry running statistics for instance norms that have none
     state = {k: v for k, v in state.items()

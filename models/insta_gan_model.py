@@ -6,7 +6,7 @@ naming, kept for its users). Training and inference are sequential over mask sub
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -18,6 +18,7 @@ from .base_model import BaseModel
 from .losses import ContextPreservingLoss, GANLoss, SetL1Loss
 from .masks import merge_masks, select_masks
 from .networks import define_D, define_G
+from .networks.set_discriminator import instance_count
 from .sequential import SetTranslation, Step, num_steps
 
 
@@ -132,11 +133,11 @@ class InstaGANModel(BaseModel):
             self.set_requires_grad([self.netD_A, self.netD_B], False)
             self.optimizer_G.zero_grad(set_to_none=True)
             if sa is not None:
-                la = self._generator_losses(sa, self.netD_A, self.netG_B, self.opt.lambda_A, "A", "B")
+                la = self._generator_losses(sa, self.netD_A, self.netG_B, self.opt.lambda_A, "A", "B", share.advance["A"][0])
                 losses.update(la)
                 terms += [_weighted(v, share.fake_A) for v in la.values()]
             if sb is not None:
-                lb = self._generator_losses(sb, self.netD_B, self.netG_A, self.opt.lambda_B, "B", "A")
+                lb = self._generator_losses(sb, self.netD_B, self.netG_A, self.opt.lambda_B, "B", "A", share.advance["B"][0])
                 losses.update(lb)
                 terms += [_weighted(v, share.fake_B) for v in lb.values()]
             if terms:   # none where only other processes have active samples: this one adds zero gradients
@@ -149,12 +150,12 @@ class InstaGANModel(BaseModel):
             self.optimizer_D.zero_grad(set_to_none=True)
             if share.on_A:
                 d = self._backward_D(self.netD_A, self.real_B_img, self.real_B_segs, sa, self.fake_B_pool, share.real,
-                                     share.fake_A)
+                                     share.fake_A, share.advance["A"])
                 if d is not None:
                     losses["D_A"] = d
             if share.on_B:
                 d = self._backward_D(self.netD_B, self.real_A_img, self.real_A_segs, sb, self.fake_A_pool, share.real,
-                                     share.fake_B)
+                                     share.fake_B, share.advance["B"])
                 if d is not None:
                     losses["D_B"] = d
             self.sync_gradients([self.netD_A, self.netD_B])
@@ -177,25 +178,30 @@ class InstaGANModel(BaseModel):
         results stay bit for bit those of the one-process code). Several: one all-reduce of every process's
         counts (active A and B samples, batch size); the loss of a direction is the mean over its N active
         samples, so a process holding n of them weights its own mean by n / N and the summed gradients are
-        the global mean's. The discriminators' real term is a mean over all batch samples: weight b / B."""
+        the global mean's. The discriminators' real term is a mean over all batch samples: weight b / B.
+        The same all-reduce gathers the instance counts of the sets each discriminator will see, so that their
+        spectral norms move on as one process's would (`NLayerSetDiscriminator.forward`'s `advance`)."""
         n_a = 0 if sa is None else len(sa.index)
         n_b = 0 if sb is None else len(sb.index)
         if distributed.world_size() == 1:
             return Shares(n_a > 0, n_b > 0) if n_a or n_b else None
-        table = torch.zeros(distributed.world_size(), 3, dtype=torch.int64)
-        table[distributed.rank()] = torch.tensor([n_a, n_b, self.real_A_img.shape[0]])
+        counts = [0 if sa is None else instance_count(sa.fake_segs_all), instance_count(self.real_B_segs),
+                  0 if sb is None else instance_count(sb.fake_segs_all), instance_count(self.real_A_segs)]
+        table = torch.zeros(distributed.world_size(), 7, dtype=torch.int64)
+        table[distributed.rank()] = torch.tensor([n_a, n_b, self.real_A_img.shape[0], *counts])
         table = distributed.all_reduce_sum(table)
-        total = table.sum(0).tolist()
+        total, top = table[:, :3].sum(0).tolist(), table[:, 3:].amax(0).tolist()
         if total[0] == 0 and total[1] == 0:
             return None
         return Shares(total[0] > 0, total[1] > 0, n_a / max(total[0], 1), n_b / max(total[1], 1),
-                      self.real_A_img.shape[0] / total[2], table)
+                      self.real_A_img.shape[0] / total[2], table, {"A": (top[0], top[1]), "B": (top[2], top[3])})
 
     def _generator_losses(self, s: Step, D: torch.nn.Module, G_back: torch.nn.Module, lam: float, src: str,
-                          tgt: str) -> dict[str, torch.Tensor]:
-        """Losses of one direction src -> tgt at one step (names as the reference: idt_{tgt} is G_back's identity)."""
+                          tgt: str, advance: int = 0) -> dict[str, torch.Tensor]:
+        """Losses of one direction src -> tgt at one step (names as the reference: idt_{tgt} is G_back's identity;
+        `advance`: see `_shares`)."""
         opt = self.opt
-        losses = {f"G_{src}": self.criterionGAN(D(s.fake_img, s.fake_segs_all), True),
+        losses = {f"G_{src}": self.criterionGAN(D(s.fake_img, s.fake_segs_all, advance), True),
                   f"cyc_{src}": self.criterionSet(s.rec_img, s.rec_segs, s.real_img, s.real_segs) * lam}
         if opt.lambda_idt > 0:
             idt_img, idt_segs = (s.idt_img, s.idt_segs) if s.idt_img is not None else G_back(s.real_img, s.real_segs)
@@ -205,17 +211,19 @@ class InstaGANModel(BaseModel):
         return losses
 
     def _backward_D(self, D: torch.nn.Module, real_img: torch.Tensor, real_segs: torch.Tensor, s: Step | None,
-                    pool: ImagePool, w_real: float | None, w_fake: float | None) -> torch.Tensor | None:
+                    pool: ImagePool, w_real: float | None, w_fake: float | None,
+                    advance: tuple[int, int]) -> torch.Tensor | None:
         """LSGAN discriminator loss on the real pair (full mask set) and a pooled fake pair; backpropagates it
         (weighted by this process's shares, `_shares`) and returns it unweighted. A process without an active
-        sample (`s` None, another process has some) still adds its real pairs' term and returns None."""
+        sample (`s` None, another process has some) still adds its real pairs' term and returns None.
+        `advance`: (fake, real) spectral-norm moves, see `_shares`."""
         if s is None:
-            (0.5 * self.criterionGAN(D(real_img, real_segs), True) * w_real).backward()
+            (0.5 * self.criterionGAN(D(real_img, real_segs, advance[1]), True) * w_real).backward()
             return None
         c = s.fake_img.shape[1]
         fake = pool.query(torch.cat([s.fake_img, s.fake_segs_all], 1).detach())
-        real_loss = self.criterionGAN(D(real_img, real_segs), True)
-        fake_loss = self.criterionGAN(D(fake[:, :c], fake[:, c:]), False)
+        real_loss = self.criterionGAN(D(real_img, real_segs, advance[1]), True)
+        fake_loss = self.criterionGAN(D(fake[:, :c], fake[:, c:], advance[0]), False)
         loss = 0.5 * (real_loss + fake_loss)
         if w_real is None:
             loss.backward()
@@ -232,16 +240,20 @@ def _weighted(loss: torch.Tensor, weight: float | None) -> torch.Tensor:
 class Shares:
     """Which directions run in one sequential step, and this process's loss weights (None: one process).
 
-    `table` holds every process's (active A, active B, batch) counts. Spectral norm updates its vectors at
-    every training forward of D, and a process without active samples in a direction skips D's forwards on
-    fakes: the vectors are then taken from the first process that ran them, so that all processes (and the
-    next forward) see what one process holding all samples would."""
+    `table` holds every process's (active A, active B, batch, instance counts) row. Spectral norm updates its
+    vectors at every forward of D, by as much as `advance` says in every process that runs it; a process without
+    active samples in a direction skips D's forwards on fakes: the vectors are then taken from the first
+    process that ran them, so that all processes (and the next forward) see what one process holding all
+    samples would."""
     on_A: bool
     on_B: bool
     fake_A: float | None = None      # weight of direction A's losses (G_A's translation, D_A's fake term)
     fake_B: float | None = None
     real: float | None = None        # weight of the discriminators' real terms
     table: torch.Tensor | None = None
+    # per direction (D_A: "A"), the most instances in a (fake, real) set of any process: how far each call moves
+    # the discriminator's spectral norm (0: as far as its own sets need, the one-process case)
+    advance: dict[str, tuple[int, int]] = field(default_factory=lambda: {"A": (0, 0), "B": (0, 0)})
 
     def _first_active(self, column: int) -> int:
         return int(self.table[:, column].nonzero()[0])

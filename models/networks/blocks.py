@@ -11,9 +11,9 @@ from typing import Callable
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.nn.utils.parametrizations import spectral_norm
 
 from models.masks import nonempty
+from .spectral_norm import SpectralNorm
 
 NormLayer = Callable[[int], nn.Module]
 UPSAMPLING = ("transpose", "nearest")  # the ResNet decoders' x2 upsampling (--upsample)
@@ -138,7 +138,7 @@ def patch_layers(input_nc: int, ndf: int, n_layers: int, norm_layer: NormLayer, 
     """PatchGAN (70x70 for n_layers=3) split as in the paper: the strided convs extract features, the last two
     (stride 1) classify. Returns (feature layers, classifier layers); the classifier expects the feature width."""
     bias = uses_bias(norm_layer)
-    sn = spectral_norm if use_sn else (lambda m: m)
+    sn = SpectralNorm if use_sn else (lambda m: m)
     features: list[nn.Module] = [sn(nn.Conv2d(input_nc, ndf, 4, stride=2, padding=1)), nn.LeakyReLU(0.2, True)]
     mult = 1
     for n in range(1, n_layers):

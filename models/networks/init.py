@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import torch.nn as nn
 from torch.nn import init
-from torch.nn.utils import parametrize
 
 
 def init_weights(net: nn.Module, init_type: str = "normal", gain: float = 0.02) -> nn.Module:
     def init_module(m: nn.Module) -> None:
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            if parametrize.is_parametrized(m, "weight"):
+            if getattr(m, "weight", None) is None:   # wrapped by SpectralNorm
                 return
             if init_type == "normal":
                 init.normal_(m.weight, 0.0, gain)

@@ -3,17 +3,25 @@
     h = [f_img(x); sum_i f_seg(a_i)] -> classifier -> PatchGAN logits
 
 f_img and f_seg are the strided convs of a PatchGAN, the classifier its last two convs (doubled width). Every
-conv is spectral-normalised (torch's parametrization). Instances of all samples are encoded as one batch, the
-per-sample sum skips empty slots, so the output is invariant to the slot order and per sample.
+conv is spectral-normalised as the reference does it (spectral_norm.py). Instances of all samples are encoded as
+one batch and the per-sample sum skips empty slots.
+
+The reference encodes a sample's masks one call at a time, and every call moves f_seg's power iteration on: its
+j-th non-empty mask is divided by the sigmas after j iterations. That is kept, batched: each mask is scaled by
+the sigmas of its rank in its sample. So the output depends a little on the order of the masks until the power
+iteration has converged (then all sigmas are equal and the sum is order-free, as Eq. 2), and a batch of N equals
+N batches of 1 *started from the same spectral-norm vectors*: every sample sees the same sequence of sigmas, and
+the vectors then move on by the largest number of instances in a sample (the reference, which encodes the slots
+one by one for the whole batch, moves them as far when the non-empty slots come first, as they do here).
 """
 from __future__ import annotations
-
-import re
 
 import torch
 import torch.nn as nn
 
+from models.masks import nonempty
 from .blocks import NormLayer, encode_set, patch_layers
+from .spectral_norm import forward_ranked
 
 
 class NLayerSetDiscriminator(nn.Module):
@@ -24,19 +32,18 @@ class NLayerSetDiscriminator(nn.Module):
         self.feature_seg = nn.Sequential(*patch_layers(1, ndf, n_layers, norm_layer, use_sn=True)[0])
         self.classifier = nn.Sequential(*patch_layers(input_nc, 2 * ndf, n_layers, norm_layer, use_sn=True)[1])
 
-    def forward(self, img: torch.Tensor, segs: torch.Tensor) -> torch.Tensor:
-        """img (B, C, H, W), segs (B, K, H, W) -> logits (B, 1, h, w)."""
-        _, f_sum, _ = encode_set(self.feature_seg, segs)
+    def forward(self, img: torch.Tensor, segs: torch.Tensor, advance: int = 0) -> torch.Tensor:
+        """img (B, C, H, W), segs (B, K, H, W) -> logits (B, 1, h, w).
+
+        f_seg's spectral-norm vectors move on by the largest number of instances in a sample, or by `advance`
+        if larger (several processes pass the largest over all their batches, so that their vectors agree)."""
+        present = nonempty(segs)                                   # (B, K)
+        rank = (present.cumsum(1) - 1)[present]                    # (N,) each instance's rank in its sample
+        n = max(instance_count(segs), advance)
+        _, f_sum, _ = encode_set(lambda x: forward_ranked(self.feature_seg, x, rank, n), segs)
         return self.classifier(torch.cat([self.feature_img(img), f_sum], 1))
 
 
-def convert_reference_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Rename a reference discriminator checkpoint (its own SpectralNorm wrapper: `N.module.weight_bar`,
-    `weight_u`, `weight_v`, `N.module.bias`) to torch's parametrization keys. Other keys pass unchanged."""
-    names = {"weight_bar": "parametrizations.weight.original", "weight_u": "parametrizations.weight.0._u",
-             "weight_v": "parametrizations.weight.0._v", "bias": "bias"}
-    out = {}
-    for key, value in state.items():
-        m = re.fullmatch(r"(.*)\.module\.(weight_bar|weight_u|weight_v|bias)", key)
-        out[f"{m.group(1)}.{names[m.group(2)]}" if m else key] = value
-    return out
+def instance_count(segs: torch.Tensor) -> int:
+    """The largest number of instances of a sample in `segs` (B, K, H, W): how far one call moves f_seg."""
+    return int(nonempty(segs).sum(1).max()) if segs.numel() else 0
