@@ -16,6 +16,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from data import create_dataloader
 from models import create_model
+from models.base_model import load_label
 from options.test_options import TestOptions
 from util.cli import run_cli
 from util.html import HTML
@@ -67,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     model.setup()                     # loads the generators; fails before anything is written
     if opt.eval:
         model.eval()
-    epoch = f"iter_{opt.load_iter}" if opt.load_iter > 0 else opt.epoch
+    epoch = load_label(opt)
     web_dir = os.path.join(opt.results_dir, opt.name, f"{opt.phase}_{epoch}")
     os.makedirs(os.path.dirname(web_dir), exist_ok=True)
     # Results are written aside and moved into place at the end: a failing run leaves earlier results intact.

@@ -25,7 +25,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from data import create_dataloader
 from models import create_model
-from models.base_model import BaseModel
+from models.base_model import BaseModel, load_label
 from options.train_options import TrainOptions
 from util import distributed
 from util.checkpoint import restore_rng, rng_state
@@ -123,8 +123,12 @@ def start_position(opt: argparse.Namespace, loader: DataLoader, saved: dict | No
     the loader's shuffling state set here and the global random states returned (for `epoch_batches`)."""
     if saved is None:
         return Position(epoch=opt.epoch_count), None
-    position = Position(**saved["position"])
-    rng = saved["rng"]
+    try:
+        position, rng, loader_saved = Position(**saved["position"]), saved["rng"], saved["loader"]
+    except (KeyError, TypeError) as e:
+        path = os.path.join(opt.checkpoints_dir, opt.name, f"{load_label(opt)}_train_state.pth")
+        raise UserError(f"training state {path} has no valid position ({type(e).__name__}: {e}): it was not "
+                        f"written by this program, or was damaged (delete it to resume the weights only)") from None
     if position.batches_done and saved.get("processes", 1) != distributed.world_size():
         logger.warning("the checkpoint was saved in the middle of epoch %d by %d process(es), and %d go on: that "
                        "epoch starts again from its beginning", position.epoch, saved.get("processes", 1),
@@ -136,8 +140,8 @@ def start_position(opt: argparse.Namespace, loader: DataLoader, saved: dict | No
         # process draws fresh streams of its own instead (a resumed run goes on, but not bit for bit)
         seed_all(opt.seed + distributed.rank() + distributed.world_size() * position.total_steps)
         rng = None
-    elif saved["loader"] is not None:
-        loader.generator.set_state(saved["loader"].cpu())
+    elif loader_saved is not None:
+        loader.generator.set_state(loader_saved.cpu())
     if opt.epoch_count not in (1, position.epoch):
         logger.warning("--epoch_count %d ignored: the training state goes on with epoch %d", opt.epoch_count,
                        position.epoch)
@@ -171,7 +175,7 @@ def train(options: TrainOptions, opt: argparse.Namespace) -> int:
     position, rng = start_position(opt, loader, saved)
     last_good = None
     if opt.continue_train:
-        last_good = model.checkpoint_path(f"iter_{opt.load_iter}" if opt.load_iter > 0 else opt.epoch, "*")
+        last_good = model.checkpoint_path(load_label(opt), "*")
     visualizer = None
     if main_process:
         visualizer = Visualizer(opt, resume_at=position.epoch + position.epoch_iter / len(loader.dataset))

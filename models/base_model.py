@@ -26,6 +26,11 @@ from .networks.spectral_norm import convert_torch_state_dict
 from .schedulers import get_scheduler
 
 
+def load_label(opt: argparse.Namespace) -> str:
+    """The checkpoint to load: `iter_N` with --load_iter N > 0, else --epoch."""
+    return f"iter_{opt.load_iter}" if opt.load_iter > 0 else opt.epoch
+
+
 def unwrap(net: nn.Module) -> nn.Module:
     """The network inside a torch.compile and a DataParallel wrapper."""
     net = getattr(net, "_orig_mod", net)
@@ -86,7 +91,7 @@ class BaseModel:
         Returns the caller's part of the training state (`save_checkpoint`'s `run_state`) when one was
         resumed, else None."""
         resumed = None
-        label = f"iter_{self.opt.load_iter}" if self.opt.load_iter > 0 else self.opt.epoch
+        label = load_label(self.opt)
         if not self.isTrain:
             self.load_networks(label)
         else:
@@ -250,10 +255,10 @@ class BaseModel:
                 "schedule_origin": self.schedule_opt.epoch_count}
 
     def load_training_state(self, state: dict, path: str) -> None:
-        if state["lr_policy"] != self.opt.lr_policy:
-            raise UserError(f"{path} was saved with --lr_policy {state['lr_policy']}, not {self.opt.lr_policy}")
         asked = self._optimizer_settings()
         try:
+            if state["lr_policy"] != self.opt.lr_policy:
+                raise UserError(f"{path} was saved with --lr_policy {state['lr_policy']}, not {self.opt.lr_policy}")
             if len(state["optimizers"]) != len(self.optimizers) or state["pools"].keys() != self.pools().keys():
                 raise ValueError("other optimisers or image pools")
             for optimizer, saved in zip(self.optimizers, state["optimizers"]):
@@ -262,9 +267,12 @@ class BaseModel:
                 scheduler.load_state_dict(saved)
             for name, pool in self.pools().items():
                 pool.load_state_dict(state["pools"][name])
-        except (ValueError, KeyError) as e:
+            self.schedule_opt.epoch_count = state["schedule_origin"]
+        except KeyError as e:
+            raise UserError(f"training state {path} lacks the entry {e}: it was not written by this program, or "
+                            f"was damaged (delete it to resume the weights only)") from None
+        except (ValueError, TypeError) as e:
             raise UserError(f"training state {path} does not fit the model built from the flags: {e}") from None
-        self.schedule_opt.epoch_count = state["schedule_origin"]
         if self._optimizer_settings() != asked:
             logger.warning("%s goes on with the learning rates and betas it was saved with: --lr, --lr_D and "
                            "--beta1 are ignored (delete it to resume the weights only)", path)
@@ -279,6 +287,8 @@ def cpu_state_dict(net: nn.Module) -> dict[str, torch.Tensor]:
 
 def load_state(net: nn.Module, state: dict[str, torch.Tensor], path: str) -> None:
     """Load a reference or own state dict strictly; a mismatch names the file and the flags to check."""
+    if not isinstance(state, dict) or not all(isinstance(k, str) and torch.is_tensor(v) for k, v in state.items()):
+        raise UserError(f"checkpoint {path} is not a state dict (names -> tensors) but a {type(state).__name__}")
     state = convert_torch_state_dict(state)
     own = net.state_dict()
     # checkpoints of old PyTorch versions carry running statistics for instance norms that have none

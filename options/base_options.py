@@ -8,6 +8,7 @@ before anything is read or written.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
 from typing import Sequence
@@ -122,6 +123,16 @@ class BaseOptions:
 
     def validate(self, opt: argparse.Namespace) -> None:
         """Reject impossible values with one readable line."""
+        for name, value in sorted(vars(opt).items()):    # every number flag of every model: nan is never meant
+            if isinstance(value, float) and not math.isfinite(value) and not (name == "max_dataset_size"
+                                                                               and value == math.inf):
+                raise OptionError(f"--{name} must be a finite number, got {value}")
+        if not 0 <= opt.seed < 2**63:
+            raise OptionError(f"--seed must be in [0, 2**63), got {opt.seed}")
+        if opt.load_iter < 0:
+            raise OptionError(f"--load_iter must be >= 0, got {opt.load_iter}")
+        if opt.init_gain <= 0:
+            raise OptionError(f"--init_gain must be > 0, got {opt.init_gain}")
         positive = ["batch_size", "loadSizeW", "loadSizeH", "fineSizeW", "fineSizeH", "input_nc", "output_nc",
                     "ngf", "ndf", "n_layers_D", "display_winsize"]
         for name in positive:
@@ -160,8 +171,14 @@ class BaseOptions:
         """Parse, validate and complete the options; writes nothing."""
         opt = self.gather_options(argv)
         opt.isTrain = self.is_train
+        if opt.seed is None:
+            opt.seed = random.SystemRandom().randrange(2**31)
         if opt.suffix:
-            opt.name = opt.name + "_" + opt.suffix.format(**vars(opt))
+            try:
+                opt.name = opt.name + "_" + opt.suffix.format(**vars(opt))
+            except (KeyError, IndexError, ValueError, AttributeError) as e:
+                raise OptionError(f"--suffix '{opt.suffix}' names no option ({type(e).__name__}: {e}): use "
+                                  f"{{name}} fields of the options, e.g. {{model}}_{{netG}}") from None
         self.validate(opt)
         from data import get_dataset_class
         from models import get_model_class
@@ -175,8 +192,6 @@ class BaseOptions:
         elif opt.gpu_ids and max(opt.gpu_ids) >= torch.cuda.device_count():
             raise OptionError(f"--gpu_ids {','.join(map(str, opt.gpu_ids))}: only "
                               f"{torch.cuda.device_count()} GPU(s) visible")
-        if opt.seed is None:
-            opt.seed = random.SystemRandom().randrange(2**31)
         self.opt = opt
         return opt
 

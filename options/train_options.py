@@ -52,6 +52,13 @@ class TrainOptions(BaseOptions):
             raise OptionError(f"--epoch_count must be >= 1, got {opt.epoch_count}")
         if not opt.time_limit >= 0:
             raise OptionError(f"--time_limit must be >= 0 minutes, got {opt.time_limit:g}")
+        if not 0 <= opt.beta1 < 1:
+            raise OptionError(f"--beta1 must be in [0, 1), got {opt.beta1}")
+        if opt.display_ncols < 0 or opt.display_id < 0:
+            raise OptionError(f"--display_ncols and --display_id must be >= 0, got {opt.display_ncols} and "
+                              f"{opt.display_id}")
+        if not 0 < opt.display_port < 65536:
+            raise OptionError(f"--display_port must be in 1..65535, got {opt.display_port}")
         if opt.pool_size < 0:
             raise OptionError(f"--pool_size must be >= 0, got {opt.pool_size}")
         if opt.lr <= 0:

@@ -139,3 +139,59 @@ def test_resume_keeps_the_saved_optimisers_and_says_which_flags_it_ignores(tiny_
     assert state["model"]["optimizers"][0]["param_groups"][0]["initial_lr"] == 0.0002
     warnings = " | ".join(r.getMessage() for r in log_records if r.levelname == "WARNING")
     assert "--lr, --lr_D and --beta1 are ignored" in warnings and "--epoch_count 5 ignored" in warnings
+
+
+class Runs:
+    """Unpickling this runs `touch PATH`: what a checkpoint with code in it would do if it were loaded."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.path}",))
+
+
+def list_in_generator(run, tmp_path):
+    torch.save([torch.zeros(1)], os.path.join(run, "latest_net_G_A.pth"))
+    os.remove(os.path.join(run, "latest_train_state.pth"))       # weights only: no checksum to trip first
+    return "latest_net_G_A.pth is not a state dict (names -> tensors) but a list"
+
+
+def code_in_generator(run, tmp_path):
+    torch.save({"x": Runs(tmp_path / "ran")}, os.path.join(run, "latest_net_G_A.pth"))
+    os.remove(os.path.join(run, "latest_train_state.pth"))
+    return "latest_net_G_A.pth is not a plain state dict"
+
+
+def state_without(*keys):
+    def damage(run, tmp_path):
+        path = os.path.join(run, "latest_train_state.pth")
+        state = torch.load(path, weights_only=True)
+        entry = state
+        for key in keys[:-1]:
+            entry = entry[key]
+        del entry[keys[-1]]
+        torch.save(state, path)
+        return "latest_train_state.pth"
+    return damage
+
+
+@pytest.mark.parametrize("damage, message", [
+    (list_in_generator, None), (code_in_generator, None),
+    (state_without("model", "lr_policy"), "lacks the entry 'lr_policy'"),
+    (state_without("model", "pools"), "lacks the entry 'pools'"),
+    (state_without("run", "position"), "has no valid position"),
+], ids=["list", "code", "no-lr_policy", "no-pools", "no-position"])
+def test_damaged_checkpoints_fail_in_one_line_and_touch_nothing(tiny_data, tmp_path, log_records, damage, message):
+    ck = str(tmp_path / "ck")
+    assert train_script.main(flags(tiny_data, ck, "--niter", "1", "--niter_decay", "0")) == 0
+    run = os.path.join(ck, "run")
+    names = damage(run, tmp_path)
+    before = {name: open(os.path.join(run, name), "rb").read() for name in os.listdir(run)
+              if os.path.isfile(os.path.join(run, name))}
+    log_records.clear()
+    assert run_cli(train_script.main, flags(tiny_data, ck, "--continue_train")) == 2
+    line = error_line(log_records)
+    assert names in line and (message is None or message in line), line
+    assert "weights_only" not in line and not (tmp_path / "ran").exists()
+    assert {name: open(os.path.join(run, name), "rb").read() for name in before} == before

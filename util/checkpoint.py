@@ -10,6 +10,7 @@ import glob
 import hashlib
 import io
 import os
+import pickle
 import random
 
 import numpy as np
@@ -66,8 +67,12 @@ def read_checkpoint(path: str, device: torch.device | str = "cpu", sha256: str |
                         f"--epoch, or delete {saved_with} to load the weights only")
     try:
         return torch.load(io.BytesIO(data), map_location=device, weights_only=True)
+    except pickle.UnpicklingError:     # weights_only refused it: it holds code or objects (never run here)
+        raise UserError(f"{path} is not a plain state dict: it holds Python objects other than tensors, numbers "
+                        f"and containers, which are not loaded (a checkpoint must be saved as a state dict)") from None
     except Exception as e:
-        raise UserError(f"cannot read checkpoint {path}: {e}") from None
+        detail = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
+        raise UserError(f"cannot read checkpoint {path}: {detail}") from None
 
 
 def remove_leftovers(folder: str) -> None:

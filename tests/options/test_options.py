@@ -40,6 +40,15 @@ def test_missing_gpu_falls_back_to_cpu_with_one_warning(tmp_path, log_records, m
     assert opt.gpu_ids == [] and [r.levelname for r in log_records] == ["WARNING"]
 
 
+def test_max_dataset_size_may_be_infinite(tmp_path):
+    assert TrainOptions().parse(["--dataroot", str(tmp_path), "--gpu_ids", "-1"]).max_dataset_size == float("inf")
+
+
+def test_aspect_ratio_nan_is_rejected(tmp_path):
+    with pytest.raises(OptionError, match=r"^--aspect_ratio must be a finite number, got nan$"):
+        TestOptions().parse(["--dataroot", str(tmp_path), "--gpu_ids", "-1", "--aspect_ratio", "nan"])
+
+
 def test_suffix_and_opt_txt(tmp_path):
     options = TrainOptions()
     opt = options.parse(["--dataroot", str(tmp_path), "--gpu_ids", "-1", "--suffix", "{model}_ngf{ngf}", "--ngf", "8"])
@@ -63,6 +72,25 @@ def test_suffix_and_opt_txt(tmp_path):
     (["--G_output", "residual", "--model", "pix2pix"], "applies to the ResNet generators, not --netG unet_256"),
     (["--G_output", "paste", "--model", "cycle_gan", "--netG", "basic", "--netD", "basic"],
      "--G_output paste needs the masks of --netG set, not --netG basic"),
+    # numbers that are not numbers, or out of their range
+    (["--lr", "nan"], "--lr must be a finite number, got nan"),
+    (["--lr_D", "inf"], "--lr_D must be a finite number, got inf"),
+    (["--init_gain", "nan"], "--init_gain must be a finite number"),
+    (["--init_gain", "0"], "--init_gain must be > 0"),
+    (["--max_dataset_size", "nan"], "--max_dataset_size must be a finite number"),
+    (["--lambda_ctx", "nan"], "--lambda_ctx must be a finite number"),
+    (["--lambda_L1", "nan", "--model", "pix2pix", "--dataset_mode", "aligned", "--netG", "unet_256",
+      "--netD", "basic", "--fineSizeH", "256", "--fineSizeW", "256", "--loadSizeH", "286", "--loadSizeW", "286"],
+     "--lambda_L1 must be a finite number"),
+    (["--time_limit", "inf"], "--time_limit must be a finite number"),
+    (["--beta1", "2"], "--beta1 must be in [0, 1), got 2.0"),
+    (["--beta1", "-0.1"], "--beta1 must be in [0, 1)"),
+    (["--display_port", "70000"], "--display_port must be in 1..65535"),
+    (["--display_ncols", "-1"], "--display_ncols and --display_id must be >= 0"),
+    (["--seed", "-3"], "--seed must be in [0, 2**63), got -3"),
+    (["--load_iter", "-1"], "--load_iter must be >= 0"),
+    (["--suffix", "{nosuchflag}"], "--suffix '{nosuchflag}' names no option"),
+    (["--suffix", "{0}"], "--suffix '{0}' names no option"),
 ])
 def test_bad_values_are_rejected_in_one_line(tmp_path, flags, message):
     with pytest.raises(OptionError) as e:
