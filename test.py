@@ -6,9 +6,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 from typing import Sequence
 
 from tqdm import tqdm
@@ -16,8 +14,9 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from data import create_dataloader
 from models import create_model
-from models.base_model import load_label
+from models.run_state import load_label
 from options.test_options import TestOptions
+from util.checkpoint import written_aside
 from util.cli import run_cli
 from util.html import HTML
 from util.log import logger
@@ -70,17 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         model.eval()
     epoch = load_label(opt)
     web_dir = os.path.join(opt.results_dir, opt.name, f"{opt.phase}_{epoch}")
-    os.makedirs(os.path.dirname(web_dir), exist_ok=True)
     # Results are written aside and moved into place at the end: a failing run leaves earlier results intact.
-    work_dir = tempfile.mkdtemp(prefix=os.path.basename(web_dir) + ".partial-", dir=os.path.dirname(web_dir))
-    os.chmod(work_dir, 0o755)
-    try:
+    with written_aside(web_dir) as work_dir:
         done = write_results(opt, options, model, loader, work_dir, epoch)
-        if os.path.isdir(web_dir):
-            shutil.rmtree(web_dir)
-        os.replace(work_dir, web_dir)
-    finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
     logger.info("%d results in %s", done, os.path.join(web_dir, "index.html"))
     return 0
 

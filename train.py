@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
-from dataclasses import asdict, dataclass
-from typing import Iterator, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
@@ -24,11 +22,10 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from data import create_dataloader
-from models import create_model
-from models.base_model import BaseModel, load_label
+from models import create_model, run_state
+from models.base_model import BaseModel
 from options.train_options import TrainOptions
 from util import distributed
-from util.checkpoint import restore_rng, rng_state
 from util.cli import run_cli
 from util.errors import UserError
 from util.log import logger
@@ -36,34 +33,9 @@ from util.seed import seed_all
 from util.visualizer import Visualizer
 
 
-@dataclass
-class Position:
-    """Where training stands, saved with every checkpoint: the epoch under way and how far into it."""
-    epoch: int
-    batches_done: int = 0     # batches of `epoch` trained on (by each process)
-    epoch_iter: int = 0       # their samples (of all processes)
-    total_steps: int = 0      # samples since the start of training (of all processes)
-    g_loss_sum: float = 0.0   # the epoch's summed generator losses: the plateau schedule's metric
-
-
 def crossed(total: int, batch: int, freq: int) -> bool:
     """True when the sample counter passed a multiple of `freq` in the last batch (works for any batch size)."""
     return total // freq > (total - batch) // freq
-
-
-def epoch_batches(loader: DataLoader, skip: int, rng: dict | None) -> Iterator[dict]:
-    """The epoch's batches after the first `skip`, which a resumed run trained on before it stopped.
-
-    They are read and dropped, so that the shuffled order (drawn from the loader's generator, restored by
-    the caller) is the interrupted epoch's; then the global random streams are set to the saved `rng`, as
-    they were after those batches.
-    """
-    batches = iter(loader)
-    for _ in range(skip):
-        next(batches)
-    if rng is not None:
-        restore_rng(rng)
-    return batches
 
 
 def check_finite(losses: Mapping[str, float], epoch: int, total_steps: int, last_good: str | None) -> None:
@@ -91,21 +63,6 @@ def global_losses(losses: Mapping[str, float]) -> dict[str, float]:
     return dict(zip(losses, (mean / distributed.world_size()).tolist()))
 
 
-def loader_state(loader: DataLoader) -> torch.Tensor | None:
-    """The loader's shuffling state, saved with checkpoints; None for a DistributedSampler, whose order is a
-    function of (seed, epoch)."""
-    return None if isinstance(loader.sampler, DistributedSampler) else loader.generator.get_state()
-
-
-def save(model: BaseModel, label: str | int, position: Position, loader_state) -> str:
-    """Save checkpoint `label` with the position, the loader's shuffling state for `position.epoch`, the
-    global random states and the number of processes (`batches_done` counts the batches of each); returns the
-    network files' pattern, for messages."""
-    model.save_checkpoint(label, {"position": asdict(position), "loader": loader_state, "rng": rng_state(),
-                                  "processes": distributed.world_size()})
-    return model.checkpoint_path(label, "*")
-
-
 def check_identical(model: BaseModel) -> None:
     """Several processes: make sure that they end with one model (a missed collective or a buffer that drifted
     would show here), and say so once."""
@@ -116,39 +73,6 @@ def check_identical(model: BaseModel) -> None:
         raise RuntimeError(f"{distributed.world_size()} processes ended with different parameters "
                            f"(max difference {diff:g})")
     logger.info("%d processes: parameters identical across ranks", distributed.world_size())
-
-
-def start_position(opt: argparse.Namespace, loader: DataLoader, saved: dict | None) -> tuple[Position, dict | None]:
-    """Where this run starts: at --epoch_count for a new or weights-only run; else at the saved position, with
-    the loader's shuffling state set here and the global random states returned (for `epoch_batches`)."""
-    if saved is None:
-        return Position(epoch=opt.epoch_count), None
-    try:
-        position, rng, loader_saved = Position(**saved["position"]), saved["rng"], saved["loader"]
-    except (KeyError, TypeError) as e:
-        path = os.path.join(opt.checkpoints_dir, opt.name, f"{load_label(opt)}_train_state.pth")
-        raise UserError(f"training state {path} has no valid position ({type(e).__name__}: {e}): it was not "
-                        f"written by this program, or was damaged (delete it to resume the weights only)") from None
-    if position.batches_done and saved.get("processes", 1) != distributed.world_size():
-        logger.warning("the checkpoint was saved in the middle of epoch %d by %d process(es), and %d go on: that "
-                       "epoch starts again from its beginning", position.epoch, saved.get("processes", 1),
-                       distributed.world_size())
-        position = Position(position.epoch, total_steps=position.total_steps)
-        rng = None
-    if distributed.is_distributed():
-        # the order is the sampler's (seed, epoch); the saved random states are process 0's alone, so every
-        # process draws fresh streams of its own instead (a resumed run goes on, but not bit for bit)
-        seed_all(opt.seed + distributed.rank() + distributed.world_size() * position.total_steps)
-        rng = None
-    elif loader_saved is not None:
-        loader.generator.set_state(loader_saved.cpu())
-    if opt.epoch_count not in (1, position.epoch):
-        logger.warning("--epoch_count %d ignored: the training state goes on with epoch %d", opt.epoch_count,
-                       position.epoch)
-    opt.epoch_count = position.epoch           # the first epoch of this run, as for a weights-only resume
-    logger.info("continuing at epoch %d after %d batches of it, %d samples in all", position.epoch,
-                position.batches_done, position.total_steps)
-    return position, rng
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -165,21 +89,37 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def train(options: TrainOptions, opt: argparse.Namespace) -> int:
-    """The training loop, in each process (one, or each of torchrun's)."""
-    main_process = distributed.is_main()       # the one that writes files and shows progress
+    """Check the data, take the run folder (process 0), then train (`train_loop`); the folder is let go at the end."""
     seed_all(opt.seed + distributed.rank())    # pools, random B partners and augmentations differ per process
     loader = create_dataloader(opt)            # validates the data set before anything is written
+    folder, error = None, None
+    if distributed.is_main():                  # the process that writes files
+        folder = run_state.RunFolder(opt)
+        try:
+            folder.open()                      # one train.py at a time; never over another run's checkpoints
+        except UserError as e:
+            folder, error = None, e
+    if distributed.any_rank(error is not None):
+        raise error or UserError("process 0 could not take the run folder (its error says why)")
+    try:
+        with run_state.stop_request() as stop:
+            return train_loop(options, opt, loader, folder, stop)
+    finally:
+        if folder is not None:
+            folder.close()
+
+
+def train_loop(options: TrainOptions, opt: argparse.Namespace, loader: DataLoader,
+               folder: run_state.RunFolder | None, stop: list[bool]) -> int:
+    """The training loop, in each process (one, or each of torchrun's); `folder` in process 0 only. Returns the
+    exit code: 0, or 143 when SIGTERM (`stop`) ended it after saving."""
     model = create_model(opt)
     saved = model.setup()                      # --continue_train: networks and, if saved, the training state
     model.broadcast_networks()                 # several processes start from process 0's weights
-    position, rng = start_position(opt, loader, saved)
-    last_good = None
-    if opt.continue_train:
-        last_good = model.checkpoint_path(load_label(opt), "*")
-    visualizer = None
-    if main_process:
-        visualizer = Visualizer(opt, resume_at=position.epoch + position.epoch_iter / len(loader.dataset))
-        options.save(opt, os.path.join(opt.checkpoints_dir, opt.name))
+    position, rng = run_state.start_position(opt, loader, saved)
+    last_good = run_state.net_path(model.save_dir, run_state.load_label(opt), "*") if opt.continue_train else None
+    resume_at = position.epoch + position.epoch_iter / len(loader.dataset)
+    visualizer = None                          # process 0, from the first iteration that trained
     dataset_size = len(loader.dataset)
     logger.info("training %s on %d images per epoch, seed %d, %d process(es)", opt.name, dataset_size, opt.seed,
                 distributed.world_size())
@@ -189,13 +129,13 @@ def train(options: TrainOptions, opt: argparse.Namespace) -> int:
         logger.warning("nothing to train: the checkpoint is at the end of epoch %d = --niter + --niter_decay",
                        last_epoch)
     with logging_redirect_tqdm(loggers=[logger]):
-        bars = None if main_process else True      # tqdm: shown on a terminal, in process 0 only
+        bars = None if folder else True        # tqdm: shown on a terminal, in process 0 only
         for epoch in tqdm(range(position.epoch, last_epoch + 1), desc="epochs", unit="epoch", disable=bars):
             epoch_start = time.time()
             if isinstance(loader.sampler, DistributedSampler):
                 loader.sampler.set_epoch(epoch)
-            epoch_state = loader_state(loader)    # this epoch's shuffling, saved with mid-epoch checkpoints
-            batches = epoch_batches(loader, position.batches_done, rng)
+            epoch_state = run_state.loader_state(loader)    # this epoch's shuffling, saved with mid-epoch checkpoints
+            batches = run_state.epoch_batches(loader, position.batches_done, rng)
             bar = tqdm(batches, total=len(loader), initial=position.batches_done, desc=f"epoch {epoch}/{last_epoch}",
                        unit="batch", leave=False, disable=bars)
             data_start = time.time()
@@ -212,6 +152,10 @@ def train(options: TrainOptions, opt: argparse.Namespace) -> int:
                     model.optimize_parameters()
                 losses = global_losses(model.get_current_losses())
                 check_finite(losses, epoch, position.total_steps, last_good)
+                if folder and visualizer is None:  # trained: now this run may write its options, logs, pages
+                    folder.started()
+                    visualizer = Visualizer(opt, resume_at=resume_at)
+                    options.save(opt, folder.path)
                 position.g_loss_sum += sum(v for k, v in losses.items() if not k.startswith("D"))
                 bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
 
@@ -226,22 +170,25 @@ def train(options: TrainOptions, opt: argparse.Namespace) -> int:
                 if crossed(total, batch, opt.save_latest_freq):
                     label = f"iter_{total}" if opt.save_by_iter else "latest"
                     logger.info("saving the %s model (epoch %d, total_steps %d)", label, epoch, total)
-                    last_good = save(model, label, position, epoch_state)
-                if out_of_time(started, opt.time_limit):
+                    last_good = run_state.save_checkpoint(model, label, position, epoch_state)
+                timed_out, terminated = out_of_time(started, opt.time_limit), distributed.any_rank(stop[0])
+                if timed_out or terminated:
                     check_identical(model)
-                    save(model, "latest", position, epoch_state)
-                    logger.info("time limit of %g minutes reached at epoch %d, iteration %d: saved the latest model; "
-                                "--continue_train goes on from here", opt.time_limit, epoch, total)
-                    return 0
+                    run_state.save_checkpoint(model, "latest", position, epoch_state)
+                    why = "SIGTERM received" if terminated else f"time limit of {opt.time_limit:g} minutes reached"
+                    logger.info("%s at epoch %d, iteration %d: saved the latest model; the same command with "
+                                "--continue_train goes on from here", why, epoch, total)
+                    return 143 if terminated else 0
                 data_start = time.time()
 
             model.update_learning_rate(position.g_loss_sum / max(position.batches_done, 1))
-            position, rng = Position(epoch + 1, total_steps=position.total_steps), None
+            position, rng = run_state.Position(epoch + 1, total_steps=position.total_steps), None
             if epoch % opt.save_epoch_freq == 0 or epoch == last_epoch:
                 # the numbered set first: should a kill break 'latest', the same state is whole under this epoch
                 logger.info("saving the model at the end of epoch %d, iters %d", epoch, position.total_steps)
-                save(model, epoch, position, loader_state(loader))
-                last_good = save(model, "latest", position, loader_state(loader))
+                shuffle = run_state.loader_state(loader)
+                run_state.save_checkpoint(model, epoch, position, shuffle)
+                last_good = run_state.save_checkpoint(model, "latest", position, shuffle)
             logger.info("end of epoch %d / %d \t time taken: %d sec", epoch, last_epoch, time.time() - epoch_start)
     check_identical(model)
     return 0

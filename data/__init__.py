@@ -4,7 +4,10 @@
 """
 from __future__ import annotations
 
+import atexit
+import multiprocessing
 import os
+import signal
 
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
@@ -36,10 +39,26 @@ def create_dataloader(opt) -> DataLoader:
     """
     dataset = create_dataset(opt)
     workers = dict(num_workers=min(opt.num_threads, os.cpu_count() or 1), pin_memory=bool(opt.gpu_ids),
-                   persistent_workers=opt.num_threads > 0, drop_last=False)
+                   persistent_workers=opt.num_threads > 0, drop_last=False, worker_init_fn=_ignore_sigterm)
     if distributed.is_distributed():
         sampler = DistributedSampler(dataset, shuffle=not opt.serial_batches, seed=opt.seed, drop_last=False)
         return DataLoader(dataset, batch_size=opt.batch_size, sampler=sampler, **workers,
                           generator=torch.Generator().manual_seed(opt.seed + distributed.rank()))
     return DataLoader(dataset, batch_size=opt.batch_size, shuffle=not opt.serial_batches, **workers,
                       generator=torch.Generator().manual_seed(opt.seed))
+
+
+def _ignore_sigterm(worker_id: int) -> None:
+    """Loading workers outlive a SIGTERM sent to all the processes (as schedulers do): the main process then
+    saves and stops them itself (train.py), instead of failing wherever it is on a worker that died under it."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+@atexit.register          # after multiprocessing's exit handler, so it runs first
+def _end_workers() -> None:
+    """At exit, multiprocessing ends daemonic children with SIGTERM and waits for them: loading workers ignore
+    it, so they are killed first (without torch's handler, which would report their deaths as failures)."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for child in multiprocessing.active_children():
+        if child.daemon:
+            child.kill()

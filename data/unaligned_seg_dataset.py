@@ -7,6 +7,7 @@ instance (k an integer), the same for B. Each item holds `ins_max` mask slots fo
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 from collections import defaultdict
@@ -17,7 +18,7 @@ from PIL import Image
 
 from data import register_dataset
 from data.base_dataset import BaseDataset
-from data.image_folder import is_image_file, load_image, read_size, require_dir
+from data.image_folder import as_picture, decode, is_image_file, list_images, load_image, read_size, require_dir
 from data.transforms import RESAMPLE, apply, draw_params, image_to_tensor, normalise
 from data.unaligned_dataset import UnalignedDataset
 from util.errors import DataError, OptionError
@@ -31,16 +32,45 @@ def _key(stem_path: str, folder: str) -> str:
     return os.path.normpath(os.path.relpath(stem_path, folder))
 
 
-def index_masks(seg_dir: str) -> dict[str, list[str]]:
-    """Mask paths per image key, in the numeric order of their `_k` suffix (one listing of the folder)."""
+def _image_key(path: str, folder: str) -> str:
+    return _key(os.path.splitext(path)[0], folder)
+
+
+def scan_masks(seg_dir: str) -> tuple[dict[str, list[str]], list[str]]:
+    """Mask paths per image key, in the numeric order of their `_k` suffix, and the image files without such a
+    suffix (which belong to no image, and are reported as such), from one listing of the folder."""
     found: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    unnamed: list[str] = []
     for root, _, names in os.walk(seg_dir):
-        for name in names:
+        for name in filter(is_image_file, names):
             match = _MASK_STEM.match(os.path.splitext(name)[0])
-            if match and is_image_file(name):
+            if match:
                 owner = _key(os.path.join(root, match["image"]), seg_dir)
                 found[owner].append((int(match["k"]), os.path.join(root, name)))
-    return {key: [p for _, p in sorted(masks)] for key, masks in found.items()}
+            else:
+                unnamed.append(os.path.join(root, name))
+    return {key: [p for _, p in sorted(masks)] for key, masks in found.items()}, unnamed
+
+
+def index_masks(seg_dir: str) -> dict[str, list[str]]:
+    """Mask paths per image key (see `scan_masks`)."""
+    return scan_masks(seg_dir)[0]
+
+
+def warn_unmatched(domain: str, seg_dir: str, index: dict[str, list[str]], unnamed: list[str],
+                   image_keys: set[str]) -> None:
+    """One warning per domain for the mask files that belong to no image: a naming slip would otherwise drop
+    those instances silently, or all of the domain's when not a single mask matches."""
+    unmatched = sorted(unnamed + [p for key, masks in index.items() if key not in image_keys for p in masks])
+    if not unmatched:
+        return
+    rule = "the masks of an image NAME.ext must be named NAME_k.ext (k = 0, 1, ...)"
+    if len(unmatched) == len(unnamed) + sum(map(len, index.values())):
+        logger.warning("domain %s: none of the %d mask file(s) in %s matches an image (e.g. %s), so the domain "
+                       "has no instances; %s", domain, len(unmatched), seg_dir, unmatched[0], rule)
+    else:
+        logger.warning("domain %s: %d mask file(s) in %s match no image and are ignored (e.g. %s); %s",
+                       domain, len(unmatched), seg_dir, unmatched[0], rule)
 
 
 def check_mask_sizes(image: str, masks: list[str]) -> None:
@@ -54,9 +84,19 @@ def check_mask_sizes(image: str, masks: list[str]) -> None:
 
 
 def load_mask(path: str) -> Image.Image:
-    """A mask as 0/255 greys; masks saved as 0/1 are scaled up so that they are not read as empty."""
-    mask = load_image(path, "L")
-    return mask.point(lambda v: v * 255) if mask.getextrema()[1] == 1 else mask
+    """A mask as 0/255 greys (see `mask_greys`)."""
+    return decode(path, mask_greys)
+
+
+def mask_greys(img: Image.Image) -> Image.Image:
+    """The instance in white on black. Palette indices and 16/32-bit values are labels, not greys: any non-zero
+    one is the instance (a palette may show index 1 as black; 16-bit masks come as 0/1, 0/255 or 0/65535).
+    Other modes are read as the picture they show (alpha dropped, as for images), soft grey edges kept, and
+    masks saved as 0/1 are scaled up so that they are not read as empty."""
+    if img.mode in ("P", "PA") or img.mode.startswith("I"):
+        return Image.fromarray((np.asarray(img.split()[0]) != 0).astype(np.uint8) * 255)
+    grey = as_picture(img, "L")
+    return grey.point(lambda v: v * 255) if grey.getextrema()[1] == 1 else grey
 
 
 @register_dataset("unaligned_seg")
@@ -87,10 +127,13 @@ class UnalignedSegDataset(UnalignedDataset):
         for domain, folder, paths in (("A", self.dir_A, self.A_paths), ("B", self.dir_B, self.B_paths)):
             seg_dir = self.folder(opt.phase + domain + "_seg")
             require_dir(seg_dir, f"mask folder of domain {domain}")
-            index = index_masks(seg_dir)
+            index, unnamed = scan_masks(seg_dir)
             for path in paths:
-                self.masks[path] = index.get(_key(os.path.splitext(path)[0], folder), [])
+                self.masks[path] = index.get(_image_key(path, folder), [])
                 check_mask_sizes(path, self.masks[path])
+            # the masks of images left out by --max_dataset_size do have an image
+            listed = paths if math.isinf(opt.max_dataset_size) else list_images(folder)
+            warn_unmatched(domain, seg_dir, index, unnamed, {_image_key(p, folder) for p in listed})
         cut = [p for p, masks in self.masks.items() if len(masks) > opt.max_instances]
         if cut:
             logger.warning("%d image(s) have more than --max_instances %d masks (e.g. %s has %d): only the %d "

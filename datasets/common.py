@@ -3,7 +3,8 @@
 A generator turns its source format into `Sample`s (name, image path, mask loader) per output folder; `write_folder`
 resizes and writes them. Writing is resumable: masks are written first and the image last, under a temporary
 name renamed into place, so an image file exists only when the sample is complete and a rerun skips it.
-A settings file in SAVE_ROOT keeps a rerun with other settings from mixing two data sets.
+A settings file in SAVE_ROOT keeps a rerun with other settings from mixing two data sets; a settings file that
+cannot be read, or a SAVE_ROOT that is a file, is reported in one line before anything is written.
 """
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from tqdm import tqdm
 
+from data.image_folder import load_image
 from util.errors import DataError, OptionError
 from util.log import logger
 
@@ -69,10 +71,35 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     """A parser with the flags every generator has; `description` (the script's docstring) is shown as is."""
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data_root", required=True, help="root folder of the source data set")
-    p.add_argument("--save_root", required=True, help="output folder (unaligned_seg layout)")
+    p.add_argument("--save_root", required=True, type=output_root, help="output folder (unaligned_seg layout)")
     p.add_argument("--overwrite", action="store_true",
                    help="delete this generator's output folders first instead of resuming into them")
     return p
+
+
+def require_folder_path(path: Path, what: str) -> None:
+    """Refuse a folder to be written that is, or lies under, something other than a folder: creating it would
+    fail midway, and --overwrite would delete a file the user did not mean."""
+    for part in (path, *path.parents):
+        if part.is_dir():
+            return
+        if part.exists() or part.is_symlink():
+            subject = f"{what} {path}" if part == path else f"{what} {path} lies under {part}, which"
+            raise OptionError(f"{subject} exists and is not a folder; move it or choose another --save_root")
+
+
+def output_root(text: str) -> str:
+    """argparse type of --save_root: checked as the flags are read, before any long reading of the source. Its
+    OptionError is not one of the errors argparse catches, so it reaches the user as one line (exit code 2)."""
+    require_folder_path(Path(text), "--save_root")
+    return text
+
+
+def json_type(kind: type) -> str:
+    """The type of a value read from JSON in JSON's words, for messages about a file of the wrong structure."""
+    names = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number",
+             bool: "a boolean", type(None): "null"}
+    return names.get(kind, kind.__name__)
 
 
 def positive_int(text: str) -> int:
@@ -109,24 +136,6 @@ def keep_size(img: Image.Image, resample: Image.Resampling) -> Image.Image:
     return img
 
 
-def open_rgb(path: Path) -> Image.Image:
-    """Read an image as RGB (grayscale, palette and CMYK sources converted)."""
-    try:
-        with Image.open(path) as img:
-            return img.convert("RGB")
-    except (OSError, UnidentifiedImageError) as e:
-        raise DataError(f"cannot read image {path}: {e}") from e
-
-
-def image_size(path: Path) -> tuple[int, int]:
-    """(width, height) from the file header, without decoding the pixels."""
-    try:
-        with Image.open(path) as img:
-            return img.size
-    except (OSError, UnidentifiedImageError) as e:
-        raise DataError(f"cannot read image {path}: {e}") from e
-
-
 def require_file(path: Path, what: str) -> Path:
     if not path.is_file():
         raise DataError(f"{what} not found: {path}")
@@ -154,13 +163,16 @@ def prepare_output(args: argparse.Namespace, generator: str, folders: Sequence[s
     settings.update((k, v) for k, v in sorted(vars(args).items()) if k not in ("data_root", "save_root", "overwrite"))
     settings = json.loads(json.dumps(settings))  # compare in the form the file stores
     settings_file = save_root / SETTINGS_FILE
+    paths = [save_root / folder for folder in folders]
+    for path in paths:
+        require_folder_path(path, "output folder")
     if args.overwrite:
-        for path in (save_root / folder for folder in folders):
+        for path in paths:
             if path.exists():
                 logger.info("removing %s (--overwrite)", path)
                 shutil.rmtree(path)
-    elif settings_file.is_file():
-        previous = json.loads(settings_file.read_text())
+    elif settings_file.exists():
+        previous = read_settings(settings_file)
         changed = sorted(k for k in settings.keys() | previous.keys() if settings.get(k) != previous.get(k))
         if changed:
             diff = ", ".join(f"{k}: {previous.get(k)!r} -> {settings.get(k)!r}" for k in changed)
@@ -168,15 +180,34 @@ def prepare_output(args: argparse.Namespace, generator: str, folders: Sequence[s
                               "pass --overwrite or choose another --save_root")
         logger.info("resuming into %s: complete images already there are skipped", save_root)
     save_root.mkdir(parents=True, exist_ok=True)
-    settings_file.write_text(json.dumps(settings, indent=1) + "\n")
+    write_through_tmp(settings_file, lambda tmp: tmp.write_text(json.dumps(settings, indent=1) + "\n"))
     return save_root
 
 
-def save_png(img: Image.Image, path: Path) -> None:
+def read_settings(settings_file: Path) -> dict:
+    """The settings SAVE_ROOT was written with; a file that is not a JSON object (damaged, or not ours) is
+    reported with the ways out, since resuming without knowing the settings could mix two data sets."""
+    try:
+        previous = json.loads(settings_file.read_bytes())
+    except (OSError, ValueError) as e:
+        problem = str(e)
+    else:
+        if isinstance(previous, dict):
+            return previous
+        problem = f"it holds {json_type(type(previous))}, not an object"
+    raise DataError(f"cannot read the settings file {settings_file} ({problem}): pass --overwrite to start afresh, "
+                    "delete it to resume with these settings, or choose another --save_root")
+
+
+def write_through_tmp(path: Path, write: Callable[[Path], object]) -> None:
     """Write through a temporary name so that `path` never holds a half-written file."""
     tmp = path.with_name(path.name + ".part")
-    img.save(tmp, format="PNG")
+    write(tmp)
     os.replace(tmp, path)
+
+
+def save_png(img: Image.Image, path: Path) -> None:
+    write_through_tmp(path, lambda tmp: img.save(tmp, format="PNG"))
 
 
 def _fit_mask(mask: np.ndarray, size: tuple[int, int], resize: Resize) -> np.ndarray:
@@ -209,7 +240,7 @@ def write_folder(samples: Sequence[Sample], save_root: Path, folder: str, resize
         if with_masks and not masks:
             stats.without_instances += 1
             continue
-        image = open_rgb(sample.image)
+        image = load_image(str(sample.image), "RGB")
         fitted = [m for m in (_fit_mask(m, image.size, resize) for m in masks) if m.any()]
         if with_masks and not fitted:
             stats.without_instances += 1

@@ -20,10 +20,11 @@ if __package__ in (None, ""):  # run as `python datasets/X.py`: import from the 
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from datasets.common import (FASHION_ETHICS_NOTE, Job, Sample, base_parser, cover, generate, image_size,
-                             lookup_category, positive_int, require_file)
+from data.image_folder import decode, read_size
+from datasets.common import (FASHION_ETHICS_NOTE, Job, Sample, base_parser, cover, generate, lookup_category,
+                             positive_int, require_file)
 from util.cli import run_cli
 from util.errors import DataError, OptionError
 from util.log import logger
@@ -51,7 +52,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def read_list(path: Path) -> list[str]:
     """The image file names (`ID.jpg`) listed in a split file."""
     require_file(path, "MHP split list")
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    try:
+        text = path.read_text()
+    except (OSError, ValueError) as e:  # ValueError: not UTF-8 text
+        raise DataError(f"cannot read MHP split list {path}: {e}") from e
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def parsing_maps(ann_dir: Path) -> dict[str, list[Path]]:
@@ -65,12 +70,9 @@ def parsing_maps(ann_dir: Path) -> dict[str, list[Path]]:
 
 
 def read_parsing(path: Path) -> np.ndarray:
-    """Class ids of one person's parsing map (colour maps carry the id in every channel)."""
-    try:
-        with Image.open(path) as img:
-            ids = np.asarray(img)
-    except (OSError, UnidentifiedImageError) as e:
-        raise DataError(f"cannot read parsing map {path}: {e}") from e
+    """Class ids of one person's parsing map (colour maps carry the id in every channel); the map is decoded as
+    stored, since converting a palette or 16-bit map to a picture would change its ids."""
+    ids = np.asarray(decode(str(path), Image.Image.copy))
     return ids[..., 0] if ids.ndim == 3 else ids
 
 
@@ -89,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         kept, landscape = [], 0
         for file_name in read_list(root / list_name):
             image_path = root / "images" / file_name
-            width, height = image_size(image_path)
+            width, height = read_size(str(image_path))
             if width > height and not args.no_skip_horizontal:
                 landscape += 1
             else:

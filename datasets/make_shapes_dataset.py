@@ -33,7 +33,7 @@ from PIL import Image
 from scipy import ndimage
 from tqdm import tqdm
 
-from datasets.common import save_png, positive_int, prepare_output
+from datasets.common import output_root, positive_int, prepare_output, save_png
 from util.cli import run_cli
 from util.errors import OptionError
 from util.log import logger
@@ -49,7 +49,8 @@ BACKGROUND_VALUE = (0.3, 0.95)
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--save_root", default="./datasets/shapes", help="output folder (unaligned_seg layout)")
+    p.add_argument("--save_root", default="./datasets/shapes", type=output_root,
+                   help="output folder (unaligned_seg layout)")
     p.add_argument("--overwrite", action="store_true", help="delete the output folders first instead of resuming")
     p.add_argument("--seed", type=int, default=0, help="the same seed and settings give the same files")
     p.add_argument("--size", type=int, default=64, help="side of the square images in pixels (>= 16)")

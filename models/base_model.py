@@ -1,40 +1,25 @@
-"""BaseModel: what every model shares -- device, networks, optimisers, schedules, checkpoints, visuals, losses.
+"""BaseModel: what every model shares -- device, networks, optimisers, schedules, visuals, losses.
 
 A subclass declares `loss_names`, `visual_names` and `net_names` (networks `self.net<name>`, checkpoint files
-`{epoch}_net_{name}.pth`), builds its networks, optimisers and image pools in `__init__`, and implements
-`set_input`, `forward` (inference, used by `test`) and `optimize_parameters`.
-
-A training checkpoint is the reference's network files plus one `{epoch}_train_state.pth` (optimisers,
-schedules, image pools and whatever the caller adds: position, random states). See `save_checkpoint`.
+`{label}_net_{name}.pth`), builds its networks, optimisers and image pools in `__init__`, and implements
+`set_input`, `forward` (inference, used by `test`) and `optimize_parameters`. What it must save to go on training
+exactly besides its weights is `training_state`; the files themselves are models/run_state.py's.
 """
 from __future__ import annotations
 
 import argparse
 import copy
-import os
 from collections import OrderedDict
 
 import torch
 import torch.nn as nn
 
 from util import distributed
-from util.checkpoint import atomic_save, commit, read_checkpoint, remove_leftovers, write_temporary
 from util.errors import UserError
 from util.image_pool import ImagePool
 from util.log import logger
-from .networks.spectral_norm import convert_torch_state_dict
+from . import run_state
 from .schedulers import get_scheduler
-
-
-def load_label(opt: argparse.Namespace) -> str:
-    """The checkpoint to load: `iter_N` with --load_iter N > 0, else --epoch."""
-    return f"iter_{opt.load_iter}" if opt.load_iter > 0 else opt.epoch
-
-
-def unwrap(net: nn.Module) -> nn.Module:
-    """The network inside a torch.compile and a DataParallel wrapper."""
-    net = getattr(net, "_orig_mod", net)
-    return net.module if isinstance(net, nn.DataParallel) else net
 
 
 class BaseModel:
@@ -55,7 +40,7 @@ class BaseModel:
         self.isTrain = opt.isTrain
         self.device = torch.device(f"cuda:{opt.gpu_ids[0]}") if opt.gpu_ids else torch.device("cpu")
         torch.backends.cudnn.benchmark = bool(opt.gpu_ids)  # fastest kernels per input shape (few shapes recur)
-        self.save_dir = os.path.join(opt.checkpoints_dir, opt.name)
+        self.save_dir = run_state.run_dir(opt)
         self.optimizers: list[torch.optim.Optimizer] = []
         self.losses: dict[str, float] = {}
 
@@ -88,21 +73,19 @@ class BaseModel:
     def setup(self) -> dict | None:
         """Schedulers for training; load checkpoints for testing or `--continue_train`.
 
-        Returns the caller's part of the training state (`save_checkpoint`'s `run_state`) when one was
+        Returns the run part of the training state (for `run_state.start_position`) when one was
         resumed, else None."""
         resumed = None
-        label = load_label(self.opt)
+        label = run_state.load_label(self.opt)
         if not self.isTrain:
-            self.load_networks(label)
+            run_state.load_networks(self, label)
         else:
             # The lambda schedule counts its epochs from the --epoch_count of the run that started it; a resumed
             # run keeps that origin here while its own opt.epoch_count says where it starts.
             self.schedule_opt = copy.copy(self.opt)
             self.schedulers = [get_scheduler(o, self.schedule_opt) for o in self.optimizers]
-            if os.path.isdir(self.save_dir) and distributed.is_main():   # the process that writes checkpoints
-                remove_leftovers(self.save_dir)
             if self.opt.continue_train:
-                resumed = self.resume(label)
+                resumed = run_state.resume(self, label)
         for name, net in self.networks().items():
             n = sum(p.numel() for p in net.parameters())
             logger.info("network %s: %.3f M parameters", name, n / 1e6)
@@ -175,76 +158,11 @@ class BaseModel:
     def get_image_paths(self) -> list[str]:
         return self.image_paths
 
-    # -- checkpoints --------------------------------------------------------------------------------------------
-    def checkpoint_path(self, epoch: str | int, name: str) -> str:
-        return os.path.join(self.save_dir, f"{epoch}_net_{name}.pth")
-
-    def state_path(self, epoch: str | int) -> str:
-        return os.path.join(self.save_dir, f"{epoch}_train_state.pth")
-
+    # -- what training needs besides the weights (saved by models/run_state.py) ------------------------------------
     def pools(self) -> dict[str, ImagePool]:
         """Every `ImagePool` attribute: found rather than declared, so that no model can leave one out of the
         training state."""
         return {name: value for name, value in vars(self).items() if isinstance(value, ImagePool)}
-
-    def save_networks(self, epoch: str | int) -> None:
-        """Plain CPU state dicts without a `module.` prefix, as the reference writes them (weights only)."""
-        os.makedirs(self.save_dir, exist_ok=True)
-        for name, net in self.networks().items():
-            atomic_save(cpu_state_dict(net), self.checkpoint_path(epoch, name))
-
-    def save_checkpoint(self, epoch: str | int, run_state: dict) -> None:
-        """Save the networks and `{epoch}_train_state.pth` (training state and `run_state`) as one set.
-
-        Every file goes to a temporary file first; only when all are on disk are they renamed into place, the
-        training state last. A kill while writing leaves the previous set whole. The state records the
-        SHA-256 of each network file, so a kill within the renames (some network files new, the state old)
-        is caught on resuming instead of silently mixing two checkpoints. With several processes only process
-        0 writes (they hold the same weights).
-        """
-        if not distributed.is_main():
-            return
-        os.makedirs(self.save_dir, exist_ok=True)
-        paths, digests = [], {}
-        for name, net in self.networks().items():
-            paths.append(self.checkpoint_path(epoch, name))
-            digests[name] = write_temporary(cpu_state_dict(net), paths[-1])
-        state = self.state_path(epoch)
-        write_temporary({"nets": digests, "model": self.training_state(), "run": run_state}, state)
-        commit(paths + [state])
-
-    def load_networks(self, epoch: str | int, digests: dict[str, str] | None = None, saved_with: str = "") -> None:
-        """Load every network of checkpoint `epoch`; `digests` (from a training state) must match the files."""
-        for name, net in self.networks().items():
-            path = self.checkpoint_path(epoch, name)
-            if not os.path.isfile(path):
-                if not self.isTrain and name.startswith("D"):
-                    continue  # testing needs the generators only (the authors released only those)
-                raise UserError(f"checkpoint not found: {path}")
-            state = read_checkpoint(path, self.device, digests[name] if digests else None, saved_with)
-            load_state(unwrap(net), state, path)
-            logger.info("loaded %s", path)
-
-    def resume(self, epoch: str | int) -> dict | None:
-        """Load checkpoint `epoch` to go on training: the networks and, when it has one, the training state
-        (returning its `run_state`). Reference checkpoints hold weights only."""
-        state_path = self.state_path(epoch)
-        if not os.path.isfile(state_path):
-            if not os.path.isfile(self.checkpoint_path(epoch, self.net_names[0])):
-                raise UserError(f"--continue_train: no checkpoint '{epoch}' in {self.save_dir} (no "
-                                f"{os.path.basename(state_path)}): train without --continue_train, or pick a "
-                                f"saved one with --epoch or --load_iter")
-            self.load_networks(epoch)
-            logger.warning("no %s (a reference checkpoint?): weights only; optimisers, learning-rate schedules, "
-                           "image pools and random streams start fresh at epoch %d", state_path, self.opt.epoch_count)
-            return None
-        state = read_checkpoint(state_path, self.device)
-        if not isinstance(state, dict) or not {"nets", "model", "run"} <= state.keys():
-            raise UserError(f"{state_path} is not a training state written by this program")
-        self.load_networks(epoch, state["nets"], state_path)
-        self.load_training_state(state["model"], state_path)
-        logger.info("resumed the training state %s", state_path)
-        return state["run"]
 
     def training_state(self) -> dict:
         """Optimisers, schedules and image pools: what training needs besides the weights to go on exactly."""
@@ -279,25 +197,3 @@ class BaseModel:
 
     def _optimizer_settings(self) -> list[tuple]:
         return [(g.get("initial_lr"), tuple(g["betas"])) for o in self.optimizers for g in o.param_groups]
-
-
-def cpu_state_dict(net: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu() for k, v in unwrap(net).state_dict().items()}
-
-
-def load_state(net: nn.Module, state: dict[str, torch.Tensor], path: str) -> None:
-    """Load a reference or own state dict strictly; a mismatch names the file and the flags to check."""
-    if not isinstance(state, dict) or not all(isinstance(k, str) and torch.is_tensor(v) for k, v in state.items()):
-        raise UserError(f"checkpoint {path} is not a state dict (names -> tensors) but a {type(state).__name__}")
-    state = convert_torch_state_dict(state)
-    own = net.state_dict()
-    # checkpoints of old PyTorch versions carry running statistics for instance norms that have none
-    state = {k: v for k, v in state.items()
-             if k in own or not k.rsplit(".", 1)[-1] in ("running_mean", "running_var", "num_batches_tracked")}
-    try:
-        net.load_state_dict(state)
-    except RuntimeError as e:
-        first = str(e).strip().splitlines()
-        detail = first[1].strip() if len(first) > 1 else first[0]
-        raise UserError(f"checkpoint {path} does not fit the network built from the flags (check --ngf/--ndf/--netG/"
-                        f"--netD/--n_layers_D/--n_blocks/--upsample/--norm/--input_nc): {detail}") from None

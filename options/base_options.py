@@ -210,7 +210,7 @@ class BaseOptions:
         """The option values (as text) of a table that `save` wrote; {} if there is no such file."""
         if not os.path.isfile(path):
             return {}
-        with open(path) as f:
+        with open(path, errors="replace") as f:          # a damaged file reads as what it still says
             rows = [line.split(": ", 1) for line in f if ": " in line]
         return {key.strip(): value.split("\t")[0].strip() for key, value in rows}
 

@@ -22,6 +22,9 @@ class TrainOptions(BaseOptions):
         p.add_argument("--save_epoch_freq", type=int, default=5, help="save checkpoints every N epochs")
         p.add_argument("--save_by_iter", action="store_true", help="name periodic checkpoints by iteration")
         p.add_argument("--continue_train", action="store_true", help="load the --epoch checkpoint and go on")
+        p.add_argument("--overwrite", action="store_true",
+                       help="start anew on a --name that holds another run's checkpoints: they, its logs and pages "
+                            "are removed once this run's first iteration has trained")
         p.add_argument("--epoch_count", type=int, default=1, help="the first epoch's number")
         p.add_argument("--phase", type=str, default="train", help="train, val, test, ...")
         p.add_argument("--niter", type=int, default=100, help="# epochs at the starting learning rate")

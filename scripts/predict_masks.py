@@ -10,12 +10,13 @@ one 0/255 mask per predicted instance, largest first (k = 0, 1, ...), so that
 training run; photos are resized to --fineSizeH x --fineSizeW (the training crop) for the network. The prediction
 is scaled back to the photo's size, thresholded, and split into instances by 8-connected components; components
 smaller than --min_area pixels (of the photo) are dropped. Photos without any instance are written without masks.
+Both folders are written aside (FOLDER.partial-XXXX next to them) and take the place of earlier ones (--overwrite)
+only when every photo is done: a failing or interrupted run leaves the earlier predictions as they were.
 """
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -32,8 +33,10 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from data import create_dataloader
 from data.image_folder import load_image, require_dir
+from datasets.common import require_folder_path
 from models import create_model
 from options.test_options import TestOptions
+from util.checkpoint import written_aside
 from util.cli import run_cli
 from util.components import split_instances
 from util.errors import OptionError
@@ -66,10 +69,13 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, argparse
 
 def output_folders(args: argparse.Namespace) -> tuple[Path, Path]:
     """The image and mask folders; existing non-empty ones are refused unless --overwrite (they would mix
-    this run's masks with stale ones), and so is one that overlaps --images (--overwrite would delete photos)."""
+    this run's masks with stale ones), and so is one that overlaps --images (--overwrite would delete photos)
+    or is a file."""
     img_dir = Path(args.save_root) / f"{args.phase}{args.domain}"
     folders = (img_dir, img_dir.with_name(img_dir.name + "_seg"))
     images = Path(args.images).resolve()
+    for folder in folders:
+        require_folder_path(folder, "output folder")
     for folder in map(Path.resolve, folders):
         if folder == images or folder in images.parents or images in folder.parents:
             raise OptionError(f"--images {args.images} overlaps the output folder {folder}; "
@@ -88,20 +94,8 @@ def predicted_masks(prediction: torch.Tensor, size: tuple[int, int], threshold: 
     return split_instances(prob.cpu().numpy() > threshold, min_area)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args, opt = parse_args(argv)
-    img_dir, seg_dir = output_folders(args)
-    seed_all(opt.seed)
-    loader = create_dataloader(opt)
-    model = create_model(opt)
-    model.setup()  # a missing checkpoint fails here, before anything is removed or written
-    if opt.eval:
-        model.eval()
-    for folder in (img_dir, seg_dir):
-        if args.overwrite and folder.exists():
-            shutil.rmtree(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-
+def write_predictions(args: argparse.Namespace, model, loader, img_dir: Path, seg_dir: Path) -> tuple[int, int]:
+    """Write every photo and its predicted masks; returns (masks written, photos without any instance)."""
     n_masks = without = 0
     with logging_redirect_tqdm(loggers=[logger]), tqdm(total=len(loader.dataset), unit="image", disable=None) as bar:
         for data in loader:
@@ -120,6 +114,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 n_masks += len(masks)
                 without += not len(masks)
                 bar.update(1)
+    return n_masks, without
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args, opt = parse_args(argv)
+    img_dir, seg_dir = output_folders(args)
+    seed_all(opt.seed)
+    loader = create_dataloader(opt)
+    model = create_model(opt)
+    model.setup()  # a missing checkpoint fails here, before anything is written
+    if opt.eval:
+        model.eval()
+    with written_aside(str(img_dir)) as img_work, written_aside(str(seg_dir)) as seg_work:
+        n_masks, without = write_predictions(args, model, loader, Path(img_work), Path(seg_work))
     logger.info("%d images written to %s, %d masks to %s; %d without any predicted instance (written without "
                 "masks)", len(loader.dataset), img_dir, n_masks, seg_dir, without)
     return 0

@@ -12,7 +12,7 @@ MODEL=(--dataroot "$DATA" --name "$NAME" --gpu_ids -1 --loadSizeH 64 --loadSizeW
        --ngf 16 --n_blocks 3 --upsample nearest --G_output paste --num_threads 0 --amp)
 # settings chosen by measurement: docs/shapes_benchmark.md
 python train.py "${MODEL[@]}" --ndf 16 --n_layers_D 2 --batch_size 4 --lr 4e-4 --niter 4 --niter_decay 3 \
-    --display_id 0 --print_freq 1000 --seed 0 "$@"
+    --display_id 0 --print_freq 1000 --seed 0 --overwrite "$@"
 # every instance of the test images (up to 6), translated two at a time as in training
 python test.py "${MODEL[@]}" --ins_max 6 --ins_per 2 --num_test 100
 python scripts/evaluate_shapes.py "results/$NAME/test_latest"

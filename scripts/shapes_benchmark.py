@@ -117,7 +117,7 @@ def run(name: str, config: Config, args: argparse.Namespace) -> dict:
     logger.info("%s: training for %g minutes", config.label, args.minutes)
     start = time.monotonic()
     train_script.main([*common, *config.train, "--display_id", "0", "--niter", str(args.niter), "--niter_decay", "0",
-                       "--time_limit", str(args.minutes), *shlex.split(args.extra)])
+                       "--time_limit", str(args.minutes), "--overwrite", *shlex.split(args.extra)])
     minutes = (time.monotonic() - start) / 60
     state = read_checkpoint(os.path.join(checkpoints, run_name, "latest_train_state.pth"))
     num_test = max(len(list_images(os.path.join(args.dataroot, f"test{d}"))) for d in "AB")

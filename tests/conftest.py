@@ -82,10 +82,10 @@ def seeded(seed: int = 0) -> torch.Generator:
 @pytest.fixture
 def tiny_checkpoints(tiny_data, tmp_path) -> str:
     """A checkpoints dir holding `tiny/latest_net_G_{A,B}.pth` of freshly initialised tiny generators."""
-    from models import create_model
+    from models import create_model, run_state
     from options.test_options import TestOptions
 
     ck = str(tmp_path / "tiny_ck")
     opt = TestOptions().parse(["--dataroot", tiny_data, "--name", "tiny", "--checkpoints_dir", ck, *TINY])
-    create_model(opt).save_networks("latest")
+    run_state.save_networks(create_model(opt), "latest")
     return ck

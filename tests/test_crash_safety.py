@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import train as train_script
-from models import create_model
+from models import create_model, run_state
 from models.insta_gan_model import InstaGANModel
 from models.losses import ContextPreservingLoss
 from options.train_options import TrainOptions
@@ -23,12 +23,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # is on disk (the harness's own hook: train.py has no such flag). The test kills it there.
 SLOW_SECOND_SAVE = """
 import os, sys, time
-from models import create_model
+from models import create_model, run_state
 from options.train_options import TrainOptions
 
 model = create_model(TrainOptions().parse(sys.argv[2:]))
 model.setup()
-model.save_checkpoint("latest", {"save": 1})
+run_state.save_checkpoint(model, "latest", run_state.Position(1), None)
 for p in model.netG_A.parameters():
     p.data.fill_(7.0)
 
@@ -37,7 +37,7 @@ def stall(fd):
     time.sleep(120)
 
 os.fsync = stall
-model.save_checkpoint("latest", {"save": 2})
+run_state.save_checkpoint(model, "latest", run_state.Position(2), None)
 """
 
 
@@ -47,8 +47,16 @@ def train_flags(data, ck, *extra):
 
 
 def resumed_model(data, ck):
-    model = create_model(TrainOptions().parse(train_flags(data, ck, "--continue_train")))
-    return model, model.setup()
+    """The model resumed from `latest`, as train.py does it: in the locked run folder, whose opening removes the
+    leftovers of an interrupted save."""
+    opt = TrainOptions().parse(train_flags(data, ck, "--continue_train"))
+    folder = run_state.RunFolder(opt)
+    folder.open()
+    try:
+        model = create_model(opt)
+        return model, model.setup()
+    finally:
+        folder.close()
 
 
 def test_kill_during_save_keeps_the_previous_checkpoint(tiny_data, tmp_path):
@@ -65,7 +73,7 @@ def test_kill_during_save_keeps_the_previous_checkpoint(tiny_data, tmp_path):
     assert (run / "latest_net_G_A.pth.tmp").exists()   # the second save was under way
 
     model, saved = resumed_model(tiny_data, ck)        # loads with weights_only=True, checks the set
-    assert saved == {"save": 1}
+    assert saved["position"]["epoch"] == 1
     assert all((p != 7.0).any() for p in model.netG_A.parameters())
     assert not list(run.glob("*.tmp"))                 # leftovers of the interrupted save are removed
 
@@ -75,7 +83,7 @@ def test_torn_checkpoint_set_is_detected(tiny_data, tmp_path, monkeypatch):
     ck = str(tmp_path / "ck")
     model = create_model(TrainOptions().parse(train_flags(tiny_data, ck)))
     model.setup()
-    model.save_checkpoint("latest", {})
+    run_state.save_checkpoint(model, "latest", run_state.Position(1), None)
     real_replace, renamed = os.replace, []
 
     def die_after_two(src, dst):      # G_A and G_B are renamed, D_A, D_B and the state are not
@@ -88,7 +96,7 @@ def test_torn_checkpoint_set_is_detected(tiny_data, tmp_path, monkeypatch):
         p.data.add_(1.0)
     monkeypatch.setattr(os, "replace", die_after_two)
     with pytest.raises(KeyboardInterrupt):
-        model.save_checkpoint("latest", {})
+        run_state.save_checkpoint(model, "latest", run_state.Position(1), None)
     monkeypatch.undo()
 
     with pytest.raises(UserError, match=r"latest_net_G_A\.pth is not the file saved together with .*latest_train_"

@@ -15,7 +15,7 @@ import torch.multiprocessing as mp
 import train as train_script
 from data import create_dataloader
 from models import create_model
-from models.base_model import cpu_state_dict, unwrap
+from models.run_state import cpu_state_dict, unwrap
 from models.masks import nonempty
 from options.train_options import TrainOptions
 from tests.conftest import TINY, write_shapes

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import train as train_script
+from models import run_state
 from tests.conftest import TINY_TRAIN, write_shapes
 from util.checkpoint import read_checkpoint
 from util.cli import run_cli
@@ -82,15 +83,15 @@ def test_resume_in_the_middle_of_an_epoch(tiny_data, tmp_path, monkeypatch):
     class Killed(Exception):
         pass
 
-    real_save = train_script.save
+    real_save = run_state.save_checkpoint
 
-    def save_then_die(model, label, position, loader_state):
-        real_save(model, label, position, loader_state)
+    def save_then_die(model, label, position, shuffle):
+        real_save(model, label, position, shuffle)
         if position.total_steps == 5:
             raise Killed
 
     with monkeypatch.context() as patch, pytest.raises(Killed):
-        patch.setattr(train_script, "save", save_then_die)
+        patch.setattr(run_state, "save_checkpoint", save_then_die)
         train_script.main(flags(tiny_data, broken, *extra))
     position = read_checkpoint(os.path.join(broken, "run", "latest_train_state.pth"))["run"]["position"]
     assert (position["epoch"], position["batches_done"]) == (2, 2)

@@ -54,7 +54,7 @@ def test_time_limit_stops_after_the_iteration_and_saves_latest(tiny_data, tmp_pa
     assert (position["epoch"], position["batches_done"], position["total_steps"]) == (1, 1, 1)
     assert [r.getMessage() for r in log_records if "time limit" in r.getMessage()] == [
         "time limit of 1e-06 minutes reached at epoch 1, iteration 1: saved the latest model; "
-        "--continue_train goes on from here"]
+        "the same command with --continue_train goes on from here"]
 
     # --continue_train goes on within epoch 1: two epochs of three images make six iterations in all
     assert train_script.main(flags + ["--continue_train"]) == 0

@@ -1,7 +1,7 @@
-"""Crash-safe checkpoint files and the random-number-generator states that make a resumed run exact.
+"""Crash-safe files and folders, and the random-number-generator states that make a resumed run exact.
 
 Every file is written to `PATH.tmp`, flushed to disk, then renamed over `PATH`: a run killed while
-saving leaves the previous file whole. Everything stored loads with `torch.load(weights_only=True)`,
+saving leaves the previous file whole. Result folders are written aside and swapped in at the end (`written_aside`). Everything stored loads with `torch.load(weights_only=True)`,
 so the generator states are kept as tensors, numbers and lists, never as arbitrary Python objects.
 """
 from __future__ import annotations
@@ -12,6 +12,10 @@ import io
 import os
 import pickle
 import random
+import shutil
+import tempfile
+from contextlib import contextmanager
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -71,8 +75,62 @@ def read_checkpoint(path: str, device: torch.device | str = "cpu", sha256: str |
         raise UserError(f"{path} is not a plain state dict: it holds Python objects other than tensors, numbers "
                         f"and containers, which are not loaded (a checkpoint must be saved as a state dict)") from None
     except Exception as e:
-        detail = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
-        raise UserError(f"cannot read checkpoint {path}: {detail}") from None
+        detail = next((line for line in str(e).splitlines() if line.strip()), "")
+        raise UserError(f"cannot read checkpoint {path}: not a file that torch.save wrote, or one cut short "
+                        f"({type(e).__name__}{': ' + detail if detail else ''})") from None
+
+
+@contextmanager
+def written_aside(dest: str) -> Iterator[str]:
+    """A new, empty folder beside `dest` (`NAME.partial-PID-XXXX`) to write into; when the block ends without an
+    error it takes `dest`'s place (the old `dest` is moved aside first and removed last, so that a kill at any
+    moment leaves one of the two whole), else it is removed and `dest` stays as it was. What killed runs left
+    beside `dest` is cleaned up first (`_clean_aside`)."""
+    parent, name = os.path.split(os.path.abspath(dest))
+    try:
+        os.makedirs(parent, exist_ok=True)
+        _clean_aside(parent, name)
+        work = tempfile.mkdtemp(prefix=f"{name}.partial-{os.getpid()}-", dir=parent)
+    except OSError as e:
+        raise UserError(f"cannot write into {parent}: {e.strerror or e}") from None
+    os.chmod(work, 0o755)
+    try:
+        yield work
+        old = None
+        if os.path.isdir(dest):
+            old = tempfile.mkdtemp(prefix=f"{name}.old-", dir=parent)
+            os.replace(dest, os.path.join(old, name))
+        os.replace(work, dest)
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError as e:
+        raise UserError(f"cannot write {e.filename or dest}: {e.strerror or e}; {dest} is unchanged") from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _clean_aside(parent: str, name: str) -> None:
+    """Remove the partial folders of `written_aside` runs that are no longer alive, and put back an old `name`
+    that a run killed within its swap had moved aside (or remove it, if the new one made it into place)."""
+    for path in glob.glob(os.path.join(glob.escape(parent), glob.escape(name) + ".partial-*-*")):
+        pid = os.path.basename(path)[len(name) + len(".partial-"):].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+    for path in glob.glob(os.path.join(glob.escape(parent), glob.escape(name) + ".old-*")):
+        kept = os.path.join(path, name)
+        if os.path.isdir(kept) and not os.path.exists(os.path.join(parent, name)):
+            os.replace(kept, os.path.join(parent, name))
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:           # another user's process
+        return True
+    return True
 
 
 def remove_leftovers(folder: str) -> None:

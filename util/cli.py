@@ -1,7 +1,9 @@
 """What train.py and test.py share: turning user mistakes into one line and exit code 2."""
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from typing import Callable, Sequence
 
 from .errors import UserError
@@ -16,15 +18,35 @@ def user_message(error: UserError) -> str:
     return last[len(prefix):] if last.startswith(prefix) else last
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what cluster schedulers send before SIGKILL), raised where the program is, so that its cleanups
+    run as for Ctrl-C. train.py catches the signal itself while it trains, to save first (models/run_state.py)."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
-    """Run an entry point: log setup, one-line errors for `UserError`, exit code 130 on Ctrl-C."""
+    """Run an entry point: log setup, one-line errors for `UserError` and for the file system's refusals (exit
+    code 2), exit code 130 on Ctrl-C and 143 on SIGTERM."""
     args = list(sys.argv[1:] if argv is None else argv)
     setup_logging(verbose="--verbose" in args)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return main(args)
     except UserError as e:
         logger.error("%s", user_message(e))
         return 2
+    except OSError as e:
+        if e.filename is None:              # not about a file: a bug or the machine, keep the traceback
+            raise
+        logger.error("cannot use %s: %s", e.filename, e.strerror or e)
+        return 2
+    except Terminated:
+        logger.error("terminated (SIGTERM)")
+        return 143
     except KeyboardInterrupt:
         logger.error("interrupted")
         return 130

@@ -110,14 +110,14 @@ class Visualizer:
         """The losses plotted up to `resume_at` epochs (none for a new run); the file is rewritten to match."""
         kept = []
         if resume_at is not None and os.path.isfile(self.history_name):
-            with open(self.history_name) as f:
+            with open(self.history_name, errors="replace") as f:
                 for line in f:
                     try:
                         entry = json.loads(line)
-                    except ValueError:      # a line cut short by a crash
+                        if entry["epoch"] <= resume_at and isinstance(entry["losses"], dict):
+                            kept.append(entry)
+                    except (ValueError, KeyError, TypeError):      # a line cut short by a crash, or damaged
                         continue
-                    if entry["epoch"] <= resume_at:
-                        kept.append(entry)
         tmp = self.history_name + ".tmp"
         with open(tmp, "w") as f:
             f.writelines(json.dumps(e) + "\n" for e in kept)

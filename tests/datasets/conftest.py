@@ -1,10 +1,12 @@
-"""Helpers shared by the generator tests: what a generator wrote, and the area of one mask."""
+"""Helpers shared by the generator tests: what a generator wrote, the area of one mask, and user errors."""
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import pytest
 from PIL import Image
+
+from util.cli import run_cli
 
 
 @pytest.fixture
@@ -43,3 +45,41 @@ def train_one_iteration(save_root: Path, tmp_path: Path, height: int, width: int
     assert train.main(["--dataroot", str(save_root), "--name", "gen", "--checkpoints_dir", str(ck), *TINY_TRAIN,
                        *size, "--niter", "1", "--niter_decay", "0", "--max_dataset_size", "1", "--seed", "0"]) == 0
     assert (ck / "gen" / "latest_net_G_A.pth").is_file()
+
+
+def files(root: Path) -> dict[str, bytes]:
+    """Every file under `root` with its bytes: a run that failed must leave them exactly as they were."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def user_error(log_records) -> Callable[[Callable[[Sequence[str] | None], int], Sequence[str]], str]:
+    """Run an entry point as its script does (`run_cli`): exit code 2 and a single one-line error, returned."""
+
+    def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str]) -> str:
+        first = len(log_records)
+        assert run_cli(main, argv) == 2
+        errors = [r.getMessage() for r in log_records[first:] if r.levelname == "ERROR"]
+        assert len(errors) == 1 and len(errors[0].splitlines()) == 1, errors
+        return errors[0]
+
+    return run
+
+
+@pytest.fixture
+def damaged_rerun(user_error) -> Callable[..., str]:
+    """Write a data set, remove the output image `again` (so that the next run reads its source again), `damage`
+    the source and run once more: that run must end in one line, and leave every file written before as it was."""
+
+    def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str], save_root: Path,
+            damage: Callable[[], object], again: str | None = None) -> str:
+        assert main(argv) == 0
+        if again:
+            (save_root / again).unlink()
+        before = files(save_root)
+        damage()
+        message = user_error(main, argv)
+        assert files(save_root) == before
+        return message
+
+    return run

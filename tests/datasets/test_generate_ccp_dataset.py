@@ -2,6 +2,7 @@
 
 Photos are 20x30 (w x h); without size flags they keep their size, so mask areas are exact.
 """
+import re
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +46,12 @@ def ccp(tmp_path: Path) -> Path:
     return root
 
 
+def args(data_root: Path, save_root: Path, *flags: str) -> list[str]:
+    return ["--data_root", str(data_root), "--save_root", str(save_root), *flags]
+
+
 def run(data_root: Path, save_root: Path, *flags: str) -> int:
-    return main(["--data_root", str(data_root), "--save_root", str(save_root), *flags])
+    return main(args(data_root, save_root, *flags))
 
 
 def test_matlab_cell_array_of_strings(tmp_path):
@@ -99,3 +104,34 @@ def test_train_py_runs_on_the_result(ccp, tmp_path):
     out = tmp_path / "out"
     assert run(ccp, out) == 0
     train_one_iteration(out, tmp_path, 36, 24, crop=(32, 24))
+
+
+def saved(**variables: object):
+    """A damage that replaces a .mat file by one holding `variables`."""
+    return lambda path: scipy.io.savemat(path, variables)
+
+
+PIXEL = "annotations/pixel-level/0001.mat"
+MALFORMED = {  # id: (file to damage, how, output image to write again so that the file is read, message)
+    "empty .mat": (PIXEL, lambda p: p.write_bytes(b""), "trainA/0001.png",
+                   r"cannot read \S+0001\.mat: Mat file appears to be truncated"),
+    "not a .mat": (PIXEL, lambda p: p.write_bytes(b"groundtruth" * 20), "trainA/0001.png", r"cannot read \S+0001\.mat"),
+    "no groundtruth": (PIXEL, saved(labels=np.zeros((30, 20))), "trainA/0001.png",
+                       r"\S+0001\.mat has no variable 'groundtruth'"),
+    "groundtruth in colour": (PIXEL, saved(groundtruth=np.zeros((30, 20, 3))), "trainA/0001.png",
+                              r"\S+0001\.mat: 'groundtruth' is a 30x20x3 float64 array, not a 2-D numeric array"),
+    "groundtruth a cell array": (PIXEL, saved(groundtruth=cell_array(["jeans"])), "trainA/0001.png",
+                                 r"\S+0001\.mat: 'groundtruth' is a 1x1 object array, not a 2-D numeric array"),
+    "tags as text": ("annotations/image-level/0004.mat", saved(tags="jeans"), None,
+                     r"\S+0004\.mat: 'tags' is a 1 <U5 array, not a numeric array of class ids"),
+    "no label_list": ("label_list.mat", saved(labels=cell_array(["jeans"])), None,
+                      r"\S+label_list\.mat has no variable 'label_list'"),
+    "label_list of numbers": ("label_list.mat", saved(label_list=np.arange(5.0)), None,
+                              r"\S+label_list\.mat: 'label_list' is not a cell array of class names"),
+}
+
+
+@pytest.mark.parametrize("damaged, damage, again, message", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_source_file_is_one_line_naming_it(ccp, tmp_path, damaged_rerun, damaged, damage, again, message):
+    out = tmp_path / "out"
+    assert re.search(message, damaged_rerun(main, args(ccp, out), out, lambda: damage(ccp / damaged), again))

@@ -5,9 +5,11 @@ Source images are 32x32 and rectangles have even corners, so with --image_size 3
 nearest-neighbour halving keeps exactly a quarter of them.
 """
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -65,8 +67,12 @@ def coco(tmp_path: Path) -> Path:
     return root
 
 
+def args(data_root: Path, save_root: Path, *flags: str) -> list[str]:
+    return ["--data_root", str(data_root), "--save_root", str(save_root), *flags]
+
+
 def run(data_root: Path, save_root: Path, *flags: str) -> int:
-    return main(["--data_root", str(data_root), "--save_root", str(save_root), *flags])
+    return main(args(data_root, save_root, *flags))
 
 
 EXPECTED = {
@@ -152,14 +158,76 @@ def test_missing_annotation_file_is_named(coco, tmp_path):
         run(coco, tmp_path / "out")
 
 
-def test_script_reports_user_errors_in_one_line(tmp_path):
+@pytest.mark.parametrize("save_root, named", [("out", "instances_val2017.json"), ("notes.txt", "notes.txt")],
+                         ids=["missing source", "save_root is a file"])
+def test_script_reports_user_errors_in_one_line(tmp_path, save_root, named):
+    (tmp_path / "notes.txt").write_text("keep me")
     result = subprocess.run([sys.executable, "datasets/generate_coco_dataset.py", "--data_root",
-                             str(tmp_path / "nowhere"), "--save_root", str(tmp_path / "out")],
+                             str(tmp_path / "nowhere"), "--save_root", str(tmp_path / save_root)],
                             cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    assert "instances_val2017.json" in result.stderr
+    assert named in result.stderr
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+DROP = object()
+
+
+def first_annotation(**changes: object) -> Callable[[dict], dict]:
+    """An edit of an annotation file: its first annotation with keys set, or removed when set to DROP."""
+
+    def edit(data: dict) -> dict:
+        ann = {k: v for k, v in {**data["annotations"][0], **changes}.items() if v is not DROP}
+        return {**data, "annotations": [ann, *data["annotations"][1:]]}
+
+    return edit
+
+
+VAL = r"\S+instances_val2017\.json"
+MALFORMED = {  # id: (the new file's text, or an edit of its JSON; what the one line says)
+    "a list": (lambda data: [data], rf"{VAL} holds an array, not a COCO annotation object"),
+    "not JSON": ('{"images": [', rf"cannot read COCO annotations {VAL} as JSON: Expecting value"),
+    "not UTF-8": ("\udc80{}", rf"cannot read COCO annotations {VAL} as JSON: 'utf-8' codec can't decode"),
+    "no annotations": (lambda data: {k: v for k, v in data.items() if k != "annotations"},
+                       rf"{VAL} has no 'annotations' array"),
+    "images an object": (lambda data: {**data, "images": {}}, rf"{VAL}: 'images' is an object, not an array"),
+    "annotation a number": (lambda data: {**data, "annotations": [7]}, rf"{VAL}: annotations\[0\] is a number"),
+    **{f"no {key}": (first_annotation(**{key: DROP}), rf"{VAL}: annotations\[0\] \(id 1\) has no '{key}'")
+       for key in ("area", "segmentation", "image_id", "category_id", "iscrowd")},
+    "area a string": (first_annotation(area="40"),
+                      rf"{VAL}: annotations\[0\] \(id 1\): 'area' is a string, not a number"),
+    "unknown image": (first_annotation(image_id=99),
+                      rf"{VAL}: annotations\[0\] has image_id 99, which is not in 'images'"),
+    "category without name": (lambda data: {**data, "categories": [{"id": SHEEP}]},
+                              rf"{VAL}: categories\[0\] \(id {SHEEP}\) has no 'name'"),
+}
+
+
+@pytest.mark.parametrize("edit, message", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_annotation_file_is_one_line_naming_it(coco, tmp_path, damaged_rerun, edit, message):
+    path = coco / "annotations" / "instances_val2017.json"
+
+    def damage() -> None:
+        if isinstance(edit, str):
+            path.write_bytes(edit.encode("utf-8", "surrogateescape"))
+        else:
+            path.write_text(json.dumps(edit(json.loads(path.read_text()))))
+
+    assert re.search(message, damaged_rerun(main, args(coco, tmp_path / "out"), tmp_path / "out", damage))
+
+
+def test_segmentation_pycocotools_cannot_draw_is_named(coco, tmp_path, damaged_rerun):
+    """pycocotools decides which segmentations it can draw, so this is found when the instance is drawn, after
+    other images were written: those stay as they were."""
+    path = coco / "annotations" / "instances_train2017.json"
+    data = json.loads(path.read_text())
+    data["annotations"][3]["segmentation"] = []                # image 2's giraffe
+    message = damaged_rerun(main, args(coco, tmp_path / "out"), tmp_path / "out",
+                            lambda: path.write_text(json.dumps(data)), again="trainB/000000000002.png")
+    assert re.search(r"\S+instances_train2017\.json: pycocotools cannot draw the segmentation of annotation id 4 "
+                     r"\(IndexError", message)
 
 
 def test_train_py_runs_on_the_result(coco, tmp_path):

@@ -3,6 +3,7 @@
 Portrait photos are 20x30 and the output size is 30x20 (h x w), so their geometry is unchanged and mask
 areas are exact; the landscape photo (30x20) is scaled to 45x30 and centre-cropped to 20 columns.
 """
+import re
 from pathlib import Path
 
 import numpy as np
@@ -50,9 +51,12 @@ def mhp(tmp_path: Path) -> Path:
     return root
 
 
+def args(data_root: Path, save_root: Path, *flags: str) -> list[str]:
+    return ["--data_root", str(data_root), "--save_root", str(save_root), "--size_h", "30", "--size_w", "20", *flags]
+
+
 def run(data_root: Path, save_root: Path, *flags: str) -> int:
-    return main(["--data_root", str(data_root), "--save_root", str(save_root), "--size_h", "30", "--size_w", "20",
-                 *flags])
+    return main(args(data_root, save_root, *flags))
 
 
 def test_layout_counts_and_exact_areas(mhp, tmp_path, layout, mask_area):
@@ -102,3 +106,25 @@ def test_train_py_runs_on_the_result(mhp, tmp_path):
     out = tmp_path / "out"
     assert run(mhp, out) == 0
     train_one_iteration(out, tmp_path, 36, 24, crop=(32, 24))
+
+
+def cut_short(path: Path) -> None:
+    """Keep the header and the start of the pixel data: the file opens, but its pixels cannot be decoded."""
+    path.write_bytes(path.read_bytes()[:60])
+
+
+MALFORMED = {  # id: (file to damage, how, output image to write again so that the file is read, message)
+    "parsing map not an image": ("annotations/1_02_01.png", lambda p: p.write_bytes(b"not a png"), "trainA/1.png",
+                                 r"cannot read \S+1_02_01\.png: cannot identify image file"),
+    "parsing map cut short": ("annotations/1_02_01.png", cut_short, "trainA/1.png", r"cannot read \S+1_02_01\.png"),
+    "photo not an image": ("images/2.jpg", lambda p: p.write_bytes(b""), None,
+                           r"image \S+2\.jpg is not a readable image"),
+    "split list not text": ("train_list.txt", lambda p: p.write_bytes(b"1.jpg\n\x80\x81\n"), None,
+                            r"cannot read MHP split list \S+train_list\.txt: 'utf-8' codec can't decode"),
+}
+
+
+@pytest.mark.parametrize("damaged, damage, again, message", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_source_file_is_one_line_naming_it(mhp, tmp_path, damaged_rerun, damaged, damage, again, message):
+    out = tmp_path / "out"
+    assert re.search(message, damaged_rerun(main, args(mhp, out), out, lambda: damage(mhp / damaged), again))

@@ -10,7 +10,7 @@ from PIL import Image
 import test as test_script
 import train as train_script
 from data import create_dataloader
-from models import create_model
+from models import create_model, run_state
 from models.networks import define_G
 from options.test_options import TestOptions
 from options.train_options import TrainOptions
@@ -139,7 +139,7 @@ def test_train_then_test_end_to_end(aligned_data, tmp_path):
 
 def test_checkpoint_loads_into_a_test_model(aligned_data, tmp_path):
     _, trained = train_model(aligned_data, tmp_path)
-    trained.save_networks("latest")
+    run_state.save_networks(trained, "latest")
     opt = TestOptions().parse(["--dataroot", aligned_data, "--checkpoints_dir", str(tmp_path / "ck"), *TINY_P2P])
     model = create_model(opt)
     model.setup()

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.nn.utils.parametrizations import spectral_norm as torch_spectral_norm
 
-from models.base_model import load_state
+from models.run_state import load_state
 from models.networks import define_D
 from models.networks.spectral_norm import SpectralNorm
 

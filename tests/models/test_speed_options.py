@@ -5,7 +5,7 @@ import torch
 
 from data import create_dataloader
 from models import create_model
-from models.base_model import cpu_state_dict
+from models.run_state import cpu_state_dict
 from options.test_options import TestOptions
 from options.train_options import TrainOptions
 from tests.conftest import TINY, TINY_TRAIN

@@ -1,4 +1,6 @@
-"""predict_masks: components -> instance masks, and photos -> a data set that test.py --model insta_gan reads."""
+"""predict_masks: components -> instance masks, and photos -> a data set that test.py --model insta_gan reads;
+a failing run leaves earlier predictions as they were."""
+import errno
 import os
 import re
 import shutil
@@ -10,11 +12,13 @@ import torch.nn as nn
 from PIL import Image
 
 import test as test_script
-from models import create_model
+from models import create_model, run_state
 from options.test_options import TestOptions
+from scripts import predict_masks
 from scripts.predict_masks import main, predicted_masks
 from util.components import split_instances
 from tests.conftest import TINY
+from tests.datasets.conftest import files
 from util.cli import run_cli
 from util.errors import OptionError
 
@@ -68,7 +72,7 @@ def checkpoints(photos, tmp_path):
     for epoch, bias in (("latest", 5.0), ("dark", -5.0)):
         nn.init.zeros_(last.weight)
         nn.init.constant_(last.bias, bias)
-        model.save_networks(epoch)
+        run_state.save_networks(model, epoch)
     return ck
 
 
@@ -89,7 +93,7 @@ def test_predicted_data_set_runs_through_insta_gan(photos, checkpoints, tmp_path
     assert sorted(os.listdir(data / "testA_seg")) == ["a_0.png", "b_0.png", "sub"]
 
     ig = TestOptions().parse(["--dataroot", str(data), "--checkpoints_dir", checkpoints, "--name", "ig", *TINY])
-    create_model(ig).save_networks("latest")
+    run_state.save_networks(create_model(ig), "latest")
     results = tmp_path / "results"
     assert run_cli(test_script.main, ["--dataroot", str(data), "--checkpoints_dir", checkpoints, "--name", "ig",
                                       "--results_dir", str(results), *TINY]) == 0
@@ -110,6 +114,46 @@ def test_photos_without_instances_are_written_and_counted(photos, checkpoints, t
     (data / "testA_seg" / "stale_0.png").write_bytes(b"")
     assert predict(photos, checkpoints, data, "--overwrite") == 0
     assert sorted(os.listdir(data / "testA_seg")) == ["a_0.png", "b_0.png", "sub"]
+    assert sorted(os.listdir(data)) == ["testA", "testA_seg"]     # the folders written aside took their place
+
+
+@pytest.mark.parametrize("error, exit_code", [
+    (RuntimeError("a bug"), None),
+    (KeyboardInterrupt(), 130),
+    (OSError(errno.ENOSPC, "No space left on device", "disk"), 2),
+], ids=["exception", "interrupted", "disk full"])
+def test_failing_overwrite_leaves_the_earlier_predictions(photos, checkpoints, tmp_path, monkeypatch, error,
+                                                          exit_code):
+    data = tmp_path / "data"
+    assert predict(photos, checkpoints, data) == 0
+    before = files(data)
+    calls = []
+
+    def fail_at_the_second_photo(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise error
+        return predicted_masks(*args, **kwargs)
+
+    monkeypatch.setattr(predict_masks, "predicted_masks", fail_at_the_second_photo)
+    if exit_code is None:
+        with pytest.raises(RuntimeError, match="a bug"):
+            predict(photos, checkpoints, data, "--overwrite", "--epoch", "dark")
+    else:
+        assert predict(photos, checkpoints, data, "--overwrite", "--epoch", "dark") == exit_code
+    assert len(calls) == 2                                         # the first photo was written, aside
+    assert files(data) == before
+    assert sorted(os.listdir(data)) == ["testA", "testA_seg"]     # no partial folder left
+
+
+def test_save_root_that_is_a_file_is_one_line(photos, checkpoints, tmp_path, log_records):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me")
+    assert predict(photos, checkpoints, notes, "--overwrite") == 2
+    errors = [r.getMessage() for r in log_records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and re.search(r"output folder \S+testA lies under \S+notes\.txt, which exists and is "
+                                          "not a folder", errors[0]), errors
+    assert notes.read_text() == "keep me"
 
 
 def test_output_overlapping_the_photos_is_refused(photos, checkpoints, tmp_path):
