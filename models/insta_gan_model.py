@@ -133,11 +133,13 @@ class InstaGANModel(BaseModel):
             self.set_requires_grad([self.netD_A, self.netD_B], False)
             self.optimizer_G.zero_grad(set_to_none=True)
             if sa is not None:
-                la = self._generator_losses(sa, self.netD_A, self.netG_B, self.opt.lambda_A, "A", "B", share.advance["A"][0])
+                la = self._generator_losses(sa, self.netD_A, self.netG_B, self.opt.lambda_A, "A", "B",
+                                            share.advance["A"][0])
                 losses.update(la)
                 terms += [_weighted(v, share.fake_A) for v in la.values()]
             if sb is not None:
-                lb = self._generator_losses(sb, self.netD_B, self.netG_A, self.opt.lambda_B, "B", "A", share.advance["B"][0])
+                lb = self._generator_losses(sb, self.netD_B, self.netG_A, self.opt.lambda_B, "B", "A",
+                                            share.advance["B"][0])
                 losses.update(lb)
                 terms += [_weighted(v, share.fake_B) for v in lb.values()]
             if terms:   # none where only other processes have active samples: this one adds zero gradients

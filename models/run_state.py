@@ -106,7 +106,7 @@ def load_networks(model, label: str | int, digests: dict[str, str] | None = None
         logger.info("loaded %s", path)
 
 
-# -- checkpoints: the networks and the training state as one set ---------------------------------------------------------
+# -- checkpoints: the networks and the training state as one set -------------------------------------------------------
 @dataclass
 class Position:
     """Where training stands, saved with every checkpoint: the epoch under way and how far into it."""
@@ -300,7 +300,7 @@ def stop_request() -> Iterator[list[bool]]:
         signal.signal(signal.SIGTERM, previous)
 
 
-# -- writing ------------------------------------------------------------------------------------------------------------
+# -- writing -----------------------------------------------------------------------------------------------------------
 def _os_call(fn, path: str, *args):
     try:
         return fn(path, *args)

@@ -62,7 +62,7 @@ def one_error(proc):
     return lines[-1]
 
 
-# -- output places ------------------------------------------------------------------------------------------------------
+# -- output places -----------------------------------------------------------------------------------------------------
 def test_checkpoints_dir_through_a_file(tiny_data, tmp_path, log_records):
     (tmp_path / "afile").write_text("mine")
     ck = str(tmp_path / "afile" / "ck")
@@ -173,7 +173,7 @@ def test_resume_after_the_data_set_shrank_mid_epoch(tmp_path, monkeypatch, log_r
     assert snapshot(ck) == before
 
 
-# -- signals -------------------------------------------------------------------------------------------------------------
+# -- signals -----------------------------------------------------------------------------------------------------------
 def test_sigterm_mid_epoch_saves_and_resumes_to_the_same_weights(tmp_path):
     data = str(tmp_path / "data")
     write_shapes(data, "train", "A", [1, 2, 3, 1, 2, 0], seed=1)

@@ -1,8 +1,9 @@
 """Crash-safe files and folders, and the random-number-generator states that make a resumed run exact.
 
 Every file is written to `PATH.tmp`, flushed to disk, then renamed over `PATH`: a run killed while
-saving leaves the previous file whole. Result folders are written aside and swapped in at the end (`written_aside`). Everything stored loads with `torch.load(weights_only=True)`,
-so the generator states are kept as tensors, numbers and lists, never as arbitrary Python objects.
+saving leaves the previous file whole. Result folders are written aside and swapped in at the end
+(`written_aside`). Everything stored loads with `torch.load(weights_only=True)`, so the generator states are
+kept as tensors, numbers and lists, never as arbitrary Python objects.
 """
 from __future__ import annotations
 

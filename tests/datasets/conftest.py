@@ -40,7 +40,8 @@ def train_one_iteration(save_root: Path, tmp_path: Path, height: int, width: int
     from tests.conftest import TINY_TRAIN
 
     crop_h, crop_w = crop or (height, width)
-    size = ["--loadSizeH", str(height), "--loadSizeW", str(width), "--fineSizeH", str(crop_h), "--fineSizeW", str(crop_w)]
+    size = ["--loadSizeH", str(height), "--loadSizeW", str(width),
+            "--fineSizeH", str(crop_h), "--fineSizeW", str(crop_w)]
     ck = tmp_path / "ck"
     assert train.main(["--dataroot", str(save_root), "--name", "gen", "--checkpoints_dir", str(ck), *TINY_TRAIN,
                        *size, "--niter", "1", "--niter_decay", "0", "--max_dataset_size", "1", "--seed", "0"]) == 0

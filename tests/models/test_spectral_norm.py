@@ -7,6 +7,7 @@ import torch
 from torch.nn.utils.parametrizations import spectral_norm as torch_spectral_norm
 
 from models.run_state import load_state
+from tests.models.test_set_networks import masks
 from models.networks import define_D
 from models.networks.spectral_norm import SpectralNorm
 
@@ -77,14 +78,6 @@ def test_sigma_converges_to_the_largest_singular_value():
 
 
 # -- in the set discriminator ------------------------------------------------------------------------------------------
-def masks(b, k, h=32, w=24, empty=(), seed=0):
-    g = torch.Generator().manual_seed(seed)
-    segs = torch.rand(b, k, h, w, generator=g) * 2 - 1
-    for i, j in empty:
-        segs[i, j] = -1
-    return segs
-
-
 def sn_vectors(D):
     return [b.clone() for name, b in D.named_buffers() if name.endswith(("weight_u", "weight_v"))]
 
