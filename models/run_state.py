@@ -250,9 +250,9 @@ class RunFolder:
                 os.close(fd)
         os.ftruncate(self._fd, 0)
         os.write(self._fd, str(os.getpid()).encode())
-        if not self.opt.continue_train and not self.opt.overwrite and self.checkpoints():
+        found = self.checkpoints()
+        if found and not self.opt.continue_train and not self.opt.overwrite:
             self.close()
-            found = self.checkpoints()
             raise UserError(f"{self.path} holds the checkpoints of another run ({os.path.basename(found[0])}, "
                             f"{len(found)} files): resume it with --continue_train, start anew with --overwrite, "
                             f"or choose another --name")
