@@ -1,11 +1,13 @@
 """Train a model: `python train.py --dataroot DATA --name NAME --model insta_gan [flags]` (see README).
 
 Every checkpoint also holds where training stands and every random state, so that `--continue_train`
-goes on as if the run had never stopped (README, "Resuming a run").
+goes on as if the run had never stopped (README, "Resuming a run"); the files, the run folder's lock and what a
+failing run may touch are models/run_state.py's. SIGTERM saves `latest` after the iteration and exits with 143.
 
 `python -m torch.distributed.run --nproc_per_node N train.py [flags]` trains one model with N processes
 (util/distributed.py): each reads its share of every epoch, gradients are summed across them, and every decision
-that ends training (a NaN, --time_limit) is taken by all together so that none waits forever in a collective.
+that ends training (a NaN, --time_limit, SIGTERM) is taken by all together so that none waits forever in a
+collective.
 Process 0 alone writes checkpoints, opt.txt, the loss log and the pages.
 """
 from __future__ import annotations
