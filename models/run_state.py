@@ -264,12 +264,16 @@ class RunFolder:
     def started(self) -> None:
         """The run's first iteration has trained: with --overwrite (and no --continue_train), the earlier run's
         files go now, before this run writes its own."""
-        if self.opt.overwrite and not self.opt.continue_train:
-            for path in self.checkpoints() + [os.path.join(self.path, n) for n in ("loss_log.txt",
-                                                                                    "loss_history.jsonl")]:
-                if os.path.isfile(path):
-                    os.remove(path)
-            shutil.rmtree(os.path.join(self.path, "web"), ignore_errors=True)
+        if not self.opt.overwrite or self.opt.continue_train:
+            return
+        logs = [os.path.join(self.path, n) for n in ("loss_log.txt", "loss_history.jsonl", "web")]
+        earlier = self.checkpoints() + [path for path in logs if os.path.exists(path)]
+        for path in earlier:
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
+        if earlier:
             logger.info("--overwrite: removed the earlier run's checkpoints and logs from %s", self.path)
 
     def close(self) -> None:
