@@ -30,7 +30,8 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, DistributedSampler
 
 from util import distributed
-from util.checkpoint import commit, read_checkpoint, remove_leftovers, restore_rng, rng_state, write_temporary
+from util.checkpoint import (TMP, commit, read_checkpoint, remove_leftovers, restore_rng, rng_state,
+                              write_temporary)
 from util.errors import UserError
 from util.log import logger
 from util.seed import seed_all
@@ -337,7 +338,7 @@ def _write_set(files: dict[str, object], commit_after: bool = True, before: list
         return digests
     except OSError as e:
         for path in list(before) + written:
-            if os.path.exists(path + ".tmp"):
-                os.remove(path + ".tmp")
-        raise UserError(f"cannot write {written[-1] if written else list(files)[0]}: {_reason(e, written[-1])}; "
-                        f"the earlier checkpoint files are unchanged") from None
+            if os.path.exists(path + TMP):
+                os.remove(path + TMP)
+        raise UserError(f"cannot write {written[-1]}: {_reason(e, written[-1])}; the earlier checkpoint files are "
+                        f"unchanged") from None

@@ -51,12 +51,6 @@ def commit(paths: list[str]) -> None:
             os.close(fd)
 
 
-def atomic_save(obj: object, path: str) -> None:
-    """Save one file so that an interrupted save never leaves it broken."""
-    write_temporary(obj, path)
-    commit([path])
-
-
 def read_checkpoint(path: str, device: torch.device | str = "cpu", sha256: str | None = None,
                     saved_with: str = "") -> object:
     """Load a checkpoint with `weights_only=True`; with `sha256`, first check that it is the file that
