@@ -54,8 +54,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--max_instances", type=positive_int, default=None,
                    help="keep at most this many largest instances per image (default: all)")
     args = p.parse_args(argv)
-    if args.min_area < 0:
-        raise OptionError(f"--min_area must be >= 0, got {args.min_area}")
+    if not 0 <= args.min_area < float("inf"):
+        raise OptionError(f"--min_area must be a number >= 0, got {args.min_area}")
     if args.cat1 == args.cat2:
         raise OptionError(f"--cat1 and --cat2 are both '{args.cat1}'; the two domains must differ")
     return args

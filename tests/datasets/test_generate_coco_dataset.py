@@ -234,3 +234,10 @@ def test_train_py_runs_on_the_result(coco, tmp_path):
     out = tmp_path / "out"
     assert run(coco, out, "--image_size", "32") == 0
     train_one_iteration(out, tmp_path, 32, 32)
+
+
+@pytest.mark.parametrize("value", ["nan", "-1", "inf"])
+def test_min_area_must_be_a_number_at_least_zero(coco, tmp_path, value):
+    with pytest.raises(OptionError, match=rf"^--min_area must be a number >= 0, got {value}"):
+        run(coco, tmp_path / "out", "--min_area", value)
+    assert not (tmp_path / "out").exists()
