@@ -52,11 +52,6 @@ def scan_masks(seg_dir: str) -> tuple[dict[str, list[str]], list[str]]:
     return {key: [p for _, p in sorted(masks)] for key, masks in found.items()}, unnamed
 
 
-def index_masks(seg_dir: str) -> dict[str, list[str]]:
-    """Mask paths per image key (see `scan_masks`)."""
-    return scan_masks(seg_dir)[0]
-
-
 def warn_unmatched(domain: str, seg_dir: str, index: dict[str, list[str]], unnamed: list[str],
                    image_keys: set[str]) -> None:
     """One warning per domain for the mask files that belong to no image: a naming slip would otherwise drop

@@ -22,7 +22,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from data.image_folder import list_images, load_image, require_dir
-from data.unaligned_seg_dataset import check_mask_sizes, index_masks, load_mask
+from data.unaligned_seg_dataset import check_mask_sizes, load_mask, scan_masks
 from datasets.common import base_parser, prepare_output
 from util.cli import run_cli
 from util.log import logger
@@ -49,7 +49,7 @@ def mask_pair(image: Image.Image, masks: Sequence[Image.Image]) -> Image.Image:
 
 def write_pairs(image_dir: str, seg_dir: str, out_dir: Path) -> tuple[int, int]:
     """Write the pairs of one phase; returns (pairs written, images without any mask)."""
-    index = index_masks(seg_dir)
+    index, _ = scan_masks(seg_dir)
     written = without = 0
     for path in tqdm(list_images(image_dir), desc=out_dir.name, unit="img", disable=None):
         key = os.path.normpath(os.path.relpath(os.path.splitext(path)[0], image_dir))

@@ -39,11 +39,16 @@ class NLayerSetDiscriminator(nn.Module):
         if larger (several processes pass the largest over all their batches, so that their vectors agree)."""
         present = nonempty(segs)                                   # (B, K)
         rank = (present.cumsum(1) - 1)[present]                    # (N,) each instance's rank in its sample
-        n = max(instance_count(segs), advance)
+        n = max(_most(present), advance)
         _, f_sum, _ = encode_set(lambda x: forward_ranked(self.feature_seg, x, rank, n), segs)
         return self.classifier(torch.cat([self.feature_img(img), f_sum], 1))
 
 
 def instance_count(segs: torch.Tensor) -> int:
     """The largest number of instances of a sample in `segs` (B, K, H, W): how far one call moves f_seg."""
-    return int(nonempty(segs).sum(1).max()) if segs.numel() else 0
+    return _most(nonempty(segs))
+
+
+def _most(present: torch.Tensor) -> int:
+    """The largest count of True in a row of `present` (B, K); 0 for an empty batch."""
+    return int(present.sum(1).max()) if present.numel() else 0
