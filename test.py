@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if opt.eval:
         model.eval()
     epoch = load_label(opt)
-    web_dir = os.path.join(opt.results_dir, opt.name, f"{opt.phase}_{epoch}")
+    web_dir = os.path.join(opt.results_dir, model.results_subdir(epoch))
     # Results are written aside and moved into place at the end: a failing run leaves earlier results intact.
     with written_aside(web_dir) as work_dir:
         done = write_results(opt, options, model, loader, work_dir, epoch)

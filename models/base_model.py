@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 from collections import OrderedDict
 
 import torch
@@ -137,6 +138,10 @@ class BaseModel:
     def autocast(self) -> torch.autocast:
         """bfloat16 autocast of the networks with --amp (no loss scaling needed: bf16 has fp32's range)."""
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.opt.amp)
+
+    def results_subdir(self, epoch: str) -> str:
+        """Where test.py writes its page under --results_dir."""
+        return os.path.join(self.opt.name, f"{self.opt.phase}_{epoch}")
 
     def test(self) -> None:
         with torch.no_grad(), self.autocast():

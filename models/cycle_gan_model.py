@@ -17,7 +17,7 @@ from . import register_model
 from .base_model import BaseModel
 from .losses import GANLoss
 from .masks import merge_masks
-from .networks import define_D, define_G
+from .networks import DISCRIMINATORS, GENERATORS, define_D, define_G
 
 
 @register_model("cycle_gan")
@@ -40,8 +40,9 @@ class CycleGANModel(BaseModel):
 
     @classmethod
     def validate_options(cls, opt: argparse.Namespace) -> None:
-        if opt.netG == "set" or opt.netD == "set":
-            raise OptionError(f"--model {opt.model} needs image networks (e.g. --netG basic --netD basic)")
+        if GENERATORS[opt.netG].family == "set" or DISCRIMINATORS[opt.netD].family != "patch":
+            raise OptionError(f"--model {opt.model} needs image networks and a PatchGAN (e.g. --netG basic --netD "
+                              f"basic)")
         modes = ("unaligned_seg",) if cls.with_seg else ("unaligned_seg", "unaligned")
         if opt.dataset_mode not in modes:
             raise OptionError(f"--model {opt.model} needs --dataset_mode {' or '.join(modes)}")

@@ -1,5 +1,6 @@
-"""The InstaGAN losses (Eq. 3-7) as small modules. All return means, so a batch's loss is the mean of its
-samples' losses; they are computed in fp32, also under --amp."""
+"""The losses as small modules: InstaGAN's (Eq. 3-7), and BicycleGAN's multi-scale GAN loss and KL term.
+InstaGAN's return means, so a batch's loss is the mean of its samples' losses; they are computed in fp32, also
+under --amp."""
 from __future__ import annotations
 
 import torch
@@ -19,6 +20,21 @@ class GANLoss(nn.Module):
     def forward(self, prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
         target = torch.ones_like(prediction) if target_is_real else torch.zeros_like(prediction)
         return self.loss(prediction, target)
+
+
+class MultiScaleGANLoss(GANLoss):
+    """BicycleGAN's: the sum over a discriminator's scales (a list of maps) of each scale's mean loss. A single map
+    is taken image by image, as the authors' loss iterates over whatever the discriminator returns: with one
+    scale the loss is the sum over the batch of each image's mean."""
+
+    def forward(self, predictions: torch.Tensor | list[torch.Tensor], target_is_real: bool) -> torch.Tensor:
+        return sum(super(MultiScaleGANLoss, self).forward(p, target_is_real) for p in predictions)
+
+
+def kl_divergence_sum(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) summed over the batch and the latent dimensions (BicycleGAN's, a sum,
+    not a mean): -0.5 * sum(1 + logvar - mu^2 - exp(logvar))."""
+    return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
 
 
 class SetL1Loss(nn.Module):

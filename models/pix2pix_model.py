@@ -17,10 +17,8 @@ from util.image_pool import ImagePool
 from . import register_model
 from .base_model import BaseModel
 from .losses import GANLoss
-from .networks import define_D, define_G
+from .networks import DISCRIMINATORS, GENERATORS, define_D, define_G
 
-GENERATORS = ("unet_256", "unet_128", "resnet_9blocks", "resnet_6blocks", "basic")
-UNET_DOWNSAMPLINGS = {"unet_128": 7, "unet_256": 8}
 
 
 @register_model("pix2pix")
@@ -43,14 +41,11 @@ class Pix2PixModel(BaseModel):
         modes = ("aligned",) if opt.isTrain else ("aligned", "single")
         if opt.dataset_mode not in modes:
             raise OptionError(f"--model pix2pix needs --dataset_mode {' or '.join(modes)}, got {opt.dataset_mode}")
-        if opt.netG not in GENERATORS:
-            raise OptionError(f"--model pix2pix needs --netG {', '.join(GENERATORS)}; got {opt.netG}")
-        if opt.netD not in ("basic", "n_layers"):
-            raise OptionError(f"--model pix2pix needs --netD basic or n_layers, got {opt.netD}")
-        downs = UNET_DOWNSAMPLINGS.get(opt.netG)
-        if downs and opt.resize_or_crop != "none" and (opt.fineSizeH % 2 ** downs or opt.fineSizeW % 2 ** downs):
-            raise OptionError(f"--netG {opt.netG} needs --fineSizeH and --fineSizeW divisible by {2 ** downs}, "
-                              f"got {opt.fineSizeH}x{opt.fineSizeW}")
+        if GENERATORS[opt.netG].family not in ("unet", "resnet"):
+            raise OptionError(f"--model pix2pix needs a U-Net or ResNet --netG, got {opt.netG}")
+        if DISCRIMINATORS[opt.netD].family != "patch":
+            raise OptionError(f"--model pix2pix needs a PatchGAN --netD (basic, n_layers, basic_128, basic_256), got "
+                              f"{opt.netD}")
         if opt.isTrain and opt.lambda_L1 < 0:
             raise OptionError(f"--lambda_L1 must be >= 0, got {opt.lambda_L1}")
 

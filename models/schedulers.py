@@ -7,7 +7,7 @@ from torch.optim import Optimizer, lr_scheduler
 
 
 def get_scheduler(optimizer: Optimizer, opt: argparse.Namespace) -> lr_scheduler.LRScheduler | lr_scheduler.ReduceLROnPlateau:
-    if opt.lr_policy == "lambda":
+    if opt.lr_policy in ("lambda", "linear"):
         # constant for `niter` epochs, then linear decay towards zero over `niter_decay` epochs
         def rule(epoch: int) -> float:
             return max(0.0, 1.0 - max(0, epoch + opt.epoch_count - opt.niter) / float(opt.niter_decay + 1))

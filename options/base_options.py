@@ -15,7 +15,9 @@ from typing import Sequence
 
 import torch
 
+from models.networks import DISCRIMINATORS, GENERATORS, describe
 from models.networks.blocks import OUTPUTS, UPSAMPLING
+from models.networks.unet_z_generator import Z_UPSAMPLING
 from util.errors import OptionError
 from util.log import logger
 
@@ -27,12 +29,30 @@ class _Parser(argparse.ArgumentParser):
         raise OptionError(message)
 
 
+class _Square(argparse.Action):
+    """`--load_size N` / `--crop_size N` (the current pix2pix/CycleGAN/BicycleGAN spelling): both sides N, stored
+    in the reference's --loadSizeH/W or --fineSizeH/W (the names opt.txt shows)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        for side in ("H", "W"):
+            setattr(namespace, self.dest + side, values)
+
+
 def _gpu_ids(text: str) -> list[int]:
     try:
         ids = [int(x) for x in text.split(",") if x.strip() != ""]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got '{text}'")
     return [i for i in ids if i >= 0]
+
+
+def check_size(opt: argparse.Namespace, flag: str, net) -> None:
+    """Refuse a crop (--fineSizeH/W) that the network `net` (a models.networks.Net) of `flag` cannot take."""
+    smallest, multiple = net.size_rule(opt.n_layers_D)
+    h, w = opt.fineSizeH, opt.fineSizeW
+    if min(h, w) < smallest or h % multiple or w % multiple:
+        rule = f"at least {smallest} pixels per side" + (f", multiples of {multiple}" if multiple > 1 else "")
+        raise OptionError(f"--fineSizeH/W ({h}x{w}) do not fit {flag}: {rule}")
 
 
 class BaseOptions:
@@ -51,22 +71,24 @@ class BaseOptions:
         p.add_argument("--loadSizeH", type=int, default=220, help="resize images to this height")
         p.add_argument("--fineSizeW", type=int, default=200, help="then crop to this width")
         p.add_argument("--fineSizeH", type=int, default=200, help="then crop to this height")
+        p.add_argument("--load_size", dest="loadSize", type=int, action=_Square, default=argparse.SUPPRESS,
+                       help="--loadSizeH and --loadSizeW at once")
+        p.add_argument("--crop_size", dest="fineSize", type=int, action=_Square, default=argparse.SUPPRESS,
+                       help="--fineSizeH and --fineSizeW at once")
         p.add_argument("--display_winsize", type=int, default=256, help="display window size (visdom and HTML)")
         p.add_argument("--input_nc", type=int, default=3, help="# of input image channels")
         p.add_argument("--output_nc", type=int, default=3, help="# of output image channels")
         p.add_argument("--ngf", type=int, default=64, help="# of generator filters in the first conv layer")
         p.add_argument("--ndf", type=int, default=64, help="# of discriminator filters in the first conv layer")
-        p.add_argument("--netG", type=str, default="set",
-                       choices=["set", "basic", "resnet_9blocks", "resnet_6blocks", "unet_128", "unet_256"],
-                       help="generator: set (InstaGAN), basic (ResNet-9), resnet_6blocks, or a U-Net (pix2pix)")
-        p.add_argument("--netD", type=str, default="set", choices=["set", "basic", "n_layers"],
-                       help="discriminator: set (InstaGAN), basic (3-layer PatchGAN) or n_layers (--n_layers_D deep)")
+        p.add_argument("--netG", type=str, default="set", choices=list(GENERATORS), help=describe(GENERATORS))
+        p.add_argument("--netD", type=str, default="set", choices=list(DISCRIMINATORS), help=describe(DISCRIMINATORS))
         p.add_argument("--n_layers_D", type=int, default=3,
                        help="strided convs of the set and n_layers discriminators (basic: always 3)")
         p.add_argument("--n_blocks", type=int, default=9, help="residual blocks in set/basic generators")
-        p.add_argument("--upsample", type=str, default="transpose", choices=UPSAMPLING,
-                       help="ResNet decoders' x2 upsampling: transposed conv (the reference's) or nearest + conv "
-                            "(no checkerboard artefacts; other checkpoint keys)")
+        p.add_argument("--upsample", type=str, default="transpose", choices=UPSAMPLING + Z_UPSAMPLING,
+                       help="x2 upsampling. ResNet decoders: transposed conv (the reference's) or nearest + conv "
+                            "(no checkerboard artefacts; other checkpoint keys). BicycleGAN's U-Nets: basic "
+                            "(transposed conv) or bilinear + conv")
         p.add_argument("--G_output", type=str, default="generate", choices=OUTPUTS,
                        help="what ResNet generators output: a new image (the reference's); residual: their input "
                             "changed, tanh(atanh(input) + decoder output), images and masks; paste (--netG set): "
@@ -144,24 +166,20 @@ class BaseOptions:
             raise OptionError(f"--num_threads must be >= 0, got {opt.num_threads}")
         if opt.max_dataset_size < 1:
             raise OptionError(f"--max_dataset_size must be >= 1, got {opt.max_dataset_size}")
-        if opt.netG in ("set", "basic", "resnet_9blocks", "resnet_6blocks") and opt.resize_or_crop != "none" and (
-                opt.fineSizeH % 4 or opt.fineSizeW % 4):
-            raise OptionError(f"--fineSizeH/W ({opt.fineSizeH}x{opt.fineSizeW}) must be multiples of 4 for "
-                              f"--netG {opt.netG} (two stride-2 convolutions)")
-        if opt.G_output != "generate" and opt.netG.startswith("unet"):
-            raise OptionError(f"--G_output {opt.G_output} applies to the ResNet generators, not --netG {opt.netG}")
-        if opt.G_output == "paste" and opt.netG != "set":
-            raise OptionError(f"--G_output paste needs the masks of --netG set, not --netG {opt.netG}")
+        generator = GENERATORS[opt.netG]
+        if opt.resize_or_crop != "none":
+            check_size(opt, f"--netG {opt.netG}", generator)
+        if generator.family in ("set", "resnet") and opt.upsample not in UPSAMPLING:
+            raise OptionError(f"--upsample {opt.upsample} is for BicycleGAN's U-Nets; --netG {opt.netG} takes "
+                              f"{' or '.join(UPSAMPLING)}")
+        if opt.G_output not in generator.outputs:
+            raise OptionError(f"--G_output {opt.G_output} is not offered by --netG {opt.netG} (it offers "
+                              f"{', '.join(generator.outputs)})")
         if opt.G_output != "generate" and opt.input_nc != opt.output_nc:
             raise OptionError(f"--G_output {opt.G_output} needs --input_nc == --output_nc, got {opt.input_nc} and "
                               f"{opt.output_nc}")
         if opt.isTrain and opt.resize_or_crop != "none":
-            from models.networks.blocks import patch_min_size
-
-            smallest = patch_min_size(3 if opt.netD == "basic" else opt.n_layers_D)
-            if min(opt.fineSizeH, opt.fineSizeW) < smallest:
-                raise OptionError(f"--fineSizeH/W ({opt.fineSizeH}x{opt.fineSizeW}) are too small for the "
-                                  f"--netD {opt.netD} discriminator: at least {smallest} pixels per side")
+            check_size(opt, f"--netD {opt.netD}", DISCRIMINATORS[opt.netD])
         if opt.resize_or_crop == "resize_and_crop" and (
                 opt.fineSizeH > opt.loadSizeH or opt.fineSizeW > opt.loadSizeW):
             raise OptionError(f"--fineSizeH/W ({opt.fineSizeH}x{opt.fineSizeW}) must not exceed "

@@ -27,8 +27,9 @@ class TrainOptions(BaseOptions):
                             "are removed once this run's first iteration has trained")
         p.add_argument("--epoch_count", type=int, default=1, help="the first epoch's number")
         p.add_argument("--phase", type=str, default="train", help="train, val, test, ...")
-        p.add_argument("--niter", type=int, default=100, help="# epochs at the starting learning rate")
-        p.add_argument("--niter_decay", type=int, default=100, help="# epochs of linear decay to zero")
+        p.add_argument("--niter", "--n_epochs", type=int, default=100, help="# epochs at the starting learning rate")
+        p.add_argument("--niter_decay", "--n_epochs_decay", type=int, default=100,
+                       help="# epochs of linear decay to zero")
         p.add_argument("--beta1", type=float, default=0.5, help="Adam momentum term")
         p.add_argument("--lr", type=float, default=0.0002, help="initial learning rate (generators)")
         p.add_argument("--lr_D", type=float, default=None,
@@ -36,7 +37,9 @@ class TrainOptions(BaseOptions):
         p.add_argument("--no_lsgan", action="store_true", help="vanilla GAN loss instead of least squares")
         p.add_argument("--pool_size", type=int, default=50, help="size of the buffer of generated images")
         p.add_argument("--no_html", action="store_true", help="do not save training results to web/")
-        p.add_argument("--lr_policy", type=str, default="lambda", choices=["lambda", "step", "plateau", "cosine"])
+        p.add_argument("--lr_policy", type=str, default="lambda", choices=["lambda", "linear", "step", "plateau", "cosine"],
+                       help="lambda (the InstaGAN reference's name) and linear (the current pix2pix/BicycleGAN name): "
+                            "--niter epochs at --lr, then --niter_decay epochs of linear decay to 0")
         p.add_argument("--lr_decay_iters", type=int, default=50, help="epochs between decays (step policy)")
         p.add_argument("--time_limit", type=float, default=0,
                        help="stop after the iteration in which this many minutes of training (counted from the "

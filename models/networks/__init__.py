@@ -1,44 +1,128 @@
-"""Network factories: `define_G` / `define_D` look the architecture up by its `--netG` / `--netD` name."""
+"""The table of networks: every `--netG` / `--netD` / `--netE` value, declared once with its family, depth and
+size rule; the options take their choices and checks from it, and the `define_*` factories build from it."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch.nn as nn
 
-from .blocks import get_norm_layer
+from .blocks import OUTPUTS, get_norm_layer, patch_min_size
 from .init import init_weights
+from .latent_encoder import conv_encoder, resnet_encoder
+from .multiscale_discriminator import MultiScaleDiscriminator
 from .patch_discriminator import NLayerDiscriminator
 from .resnet_generator import ResnetGenerator
 from .set_discriminator import NLayerSetDiscriminator
 from .set_generator import ResnetSetGenerator
 from .unet_generator import UnetGenerator
+from .unet_z_generator import NONLINEARITIES, UnetZAllGenerator, UnetZInputGenerator
+
+
+@dataclass(frozen=True)
+class Net:
+    """One `--net*` value. `depth`: residual blocks (None: --n_blocks), U-Net downsamplings, strided PatchGAN
+    convs (None: --n_layers_D) or encoder stages; `outputs`: the --G_output values a generator offers."""
+    family: str
+    depth: int | None
+    help: str
+    outputs: tuple[str, ...] = ("generate",)
+
+    def size_rule(self, n_layers_D: int = 3) -> tuple[int, int]:
+        """(smallest side, what every side must be a multiple of) of the images this network takes."""
+        if self.family in ("set", "resnet"):
+            return 4, 4                                        # two stride-2 convs down, two up
+        if self.family == "unet":
+            return 2 ** self.depth, 2 ** self.depth
+        if self.family in ("set_patch", "patch", "multi_patch"):
+            return patch_min_size(self.depth or n_layers_D), 1
+        return 2 ** self.depth, 1                              # encoders: depth halvings, then a global average
+
+
+GENERATORS: dict[str, Net] = {
+    "set": Net("set", None, "InstaGAN's set generator (--n_blocks residual blocks)", OUTPUTS),
+    "basic": Net("resnet", None, "CycleGAN's ResNet generator, --n_blocks residual blocks", OUTPUTS[:2]),
+    "resnet_9blocks": Net("resnet", 9, "ResNet generator, 9 residual blocks", OUTPUTS[:2]),
+    "resnet_6blocks": Net("resnet", 6, "ResNet generator, 6 residual blocks", OUTPUTS[:2]),
+    "unet_64": Net("unet", 6, "U-Net, 6 downsamplings (sides: multiples of 64)"),
+    "unet_128": Net("unet", 7, "U-Net, 7 downsamplings (sides: multiples of 128)"),
+    "unet_256": Net("unet", 8, "U-Net, 8 downsamplings (sides: multiples of 256)"),
+}
+DISCRIMINATORS: dict[str, Net] = {
+    "set": Net("set_patch", None, "InstaGAN's set discriminator, --n_layers_D strided convs"),
+    "basic": Net("patch", 3, "70x70 PatchGAN (3 strided convs)"),
+    "n_layers": Net("patch", None, "PatchGAN with --n_layers_D strided convs"),
+    "basic_128": Net("patch", 2, "PatchGAN with 2 strided convs (BicycleGAN's for 128 pixels)"),
+    "basic_256": Net("patch", 3, "PatchGAN with 3 strided convs (BicycleGAN's for 256 pixels)"),
+    "basic_128_multi": Net("multi_patch", 2, "--num_Ds PatchGANs of 2 strided convs on ever coarser scales"),
+    "basic_256_multi": Net("multi_patch", 3, "--num_Ds PatchGANs of 3 strided convs on ever coarser scales"),
+}
+ENCODERS: dict[str, Net] = {
+    "resnet_128": Net("resnet_encoder", 4, "conv and 3 residual down blocks"),
+    "resnet_256": Net("resnet_encoder", 5, "conv and 4 residual down blocks"),
+    "conv_128": Net("conv_encoder", 4, "4 strided convs"),
+    "conv_256": Net("conv_encoder", 5, "5 strided convs"),
+}
+
+
+def describe(table: dict[str, Net]) -> str:
+    """The choices of a `--net*` flag for its help text."""
+    return "; ".join(f"{name}: {net.help}" for name, net in table.items())
+
+
+def _lookup(table: dict[str, Net], name: str, role: str) -> Net:
+    if name not in table:
+        raise ValueError(f"unknown {role} '{name}' (one of {', '.join(table)})")
+    return table[name]
 
 
 def define_G(input_nc: int, output_nc: int, ngf: int, netG: str, norm: str = "instance", use_dropout: bool = False,
              n_blocks: int = 9, init_type: str = "normal", init_gain: float = 0.02, upsample: str = "transpose",
              output: str = "generate") -> nn.Module:
-    """`upsample` and `output` apply to the ResNet generators only (options reject them for U-Nets)."""
+    """An image-to-image generator G(x). `upsample` and `output` apply to the ResNet families only."""
+    net = _lookup(GENERATORS, netG, "generator")
     norm_layer = get_norm_layer(norm)
-    resnet = dict(norm_layer=norm_layer, use_dropout=use_dropout, upsample=upsample, output=output)
-    builders = {
-        "set": lambda: ResnetSetGenerator(input_nc, output_nc, ngf, n_blocks=n_blocks, **resnet),
-        "basic": lambda: ResnetGenerator(input_nc, output_nc, ngf, n_blocks=n_blocks, **resnet),
-        "resnet_9blocks": lambda: ResnetGenerator(input_nc, output_nc, ngf, n_blocks=9, **resnet),
-        "resnet_6blocks": lambda: ResnetGenerator(input_nc, output_nc, ngf, n_blocks=6, **resnet),
-        "unet_128": lambda: UnetGenerator(input_nc, output_nc, 7, ngf, norm_layer, use_dropout),
-        "unet_256": lambda: UnetGenerator(input_nc, output_nc, 8, ngf, norm_layer, use_dropout),
-    }
-    if netG not in builders:
-        raise ValueError(f"unknown generator '{netG}'")
-    return init_weights(builders[netG](), init_type, init_gain)
+    resnet = dict(norm_layer=norm_layer, use_dropout=use_dropout, upsample=upsample, output=output,
+                  n_blocks=n_blocks if net.depth is None else net.depth)
+    if net.family == "set":
+        model = ResnetSetGenerator(input_nc, output_nc, ngf, **resnet)
+    elif net.family == "resnet":
+        model = ResnetGenerator(input_nc, output_nc, ngf, **resnet)
+    else:
+        model = UnetGenerator(input_nc, output_nc, net.depth, ngf, norm_layer, use_dropout)
+    return init_weights(model, init_type, init_gain)
+
+
+def define_latent_G(input_nc: int, output_nc: int, nz: int, ngf: int, netG: str, norm: str, nl: str,
+                    use_dropout: bool, init_type: str, init_gain: float, where_add: str, upsample: str) -> nn.Module:
+    """BicycleGAN's G(x, z): a U-Net with z at every level (`where_add` all) or at the input only (nz = 0
+    included)."""
+    net = _lookup(GENERATORS, netG, "generator")
+    if net.family != "unet":
+        raise ValueError(f"a generator with a latent code is a U-Net, not '{netG}'")
+    norm_layer = None if norm == "none" else get_norm_layer(norm)
+    build = UnetZAllGenerator if where_add == "all" and nz > 0 else UnetZInputGenerator
+    model = build(input_nc, output_nc, nz, net.depth, ngf, norm_layer, NONLINEARITIES[nl], use_dropout, upsample)
+    return init_weights(model, init_type, init_gain)
 
 
 def define_D(input_nc: int, ndf: int, netD: str, n_layers_D: int = 3, norm: str = "instance",
-             init_type: str = "normal", init_gain: float = 0.02) -> nn.Module:
+             init_type: str = "normal", init_gain: float = 0.02, num_Ds: int = 1) -> nn.Module:
+    """A discriminator; `num_Ds` scales for the multi-scale family."""
+    net = _lookup(DISCRIMINATORS, netD, "discriminator")
     norm_layer = get_norm_layer(norm)
-    builders = {
-        "set": lambda: NLayerSetDiscriminator(input_nc, ndf, n_layers_D, norm_layer),
-        "basic": lambda: NLayerDiscriminator(input_nc, ndf, 3, norm_layer),
-        "n_layers": lambda: NLayerDiscriminator(input_nc, ndf, n_layers_D, norm_layer),
-    }
-    if netD not in builders:
-        raise ValueError(f"unknown discriminator '{netD}'")
-    return init_weights(builders[netD](), init_type, init_gain)
+    depth = n_layers_D if net.depth is None else net.depth
+    if net.family == "set_patch":
+        model = NLayerSetDiscriminator(input_nc, ndf, depth, norm_layer)
+    elif net.family == "patch":
+        model = NLayerDiscriminator(input_nc, ndf, depth, norm_layer)
+    else:
+        model = MultiScaleDiscriminator(input_nc, ndf, depth, norm_layer, num_Ds)
+    return init_weights(model, init_type, init_gain)
+
+
+def define_E(input_nc: int, nz: int, nef: int, netE: str, norm: str, init_type: str, init_gain: float) -> nn.Module:
+    """BicycleGAN's encoder E(x) -> (mu, logvar)."""
+    net = _lookup(ENCODERS, netE, "encoder")
+    norm_layer = None if norm == "none" else get_norm_layer(norm)
+    build = resnet_encoder if net.family == "resnet_encoder" else conv_encoder
+    return init_weights(build(input_nc, nz, nef, net.depth, norm_layer), init_type, init_gain)

@@ -134,10 +134,11 @@ def paste(generated: torch.Tensor, img: torch.Tensor, segs: torch.Tensor, segs_o
 
 
 def patch_layers(input_nc: int, ndf: int, n_layers: int, norm_layer: NormLayer, use_sn: bool = False,
-                 ) -> tuple[list[nn.Module], list[nn.Module]]:
+                 bias: bool | None = None) -> tuple[list[nn.Module], list[nn.Module]]:
     """PatchGAN (70x70 for n_layers=3) split as in the paper: the strided convs extract features, the last two
-    (stride 1) classify. Returns (feature layers, classifier layers); the classifier expects the feature width."""
-    bias = uses_bias(norm_layer)
+    (stride 1) classify. Returns (feature layers, classifier layers); the classifier expects the feature width.
+    The convs before a norm layer have a bias unless it is a batch norm (`bias` given: as it says)."""
+    bias = uses_bias(norm_layer) if bias is None else bias
     sn = SpectralNorm if use_sn else (lambda m: m)
     features: list[nn.Module] = [sn(nn.Conv2d(input_nc, ndf, 4, stride=2, padding=1)), nn.LeakyReLU(0.2, True)]
     mult = 1

@@ -80,11 +80,12 @@ def test_pix2pix_defaults(aligned_data):
 
 
 @pytest.mark.parametrize("bad, message", [
-    (["--netG", "set"], "needs --netG unet_256"),
-    (["--netD", "set"], "needs --netD basic or n_layers"),
+    (["--netG", "set"], "needs a U-Net or ResNet --netG, got set"),
+    (["--netD", "set"], "needs a PatchGAN --netD"),
+    (["--netD", "basic_128_multi"], "needs a PatchGAN --netD"),
     (["--dataset_mode", "unaligned"], "needs --dataset_mode aligned, got unaligned"),
     (["--dataset_mode", "single"], "needs --dataset_mode aligned, got single"),   # no targets to train on
-    (["--fineSizeH", "96", "--loadSizeH", "128"], "divisible by 128, got 96x128"),
+    (["--fineSizeH", "96", "--loadSizeH", "128"], r"\(96x128\) do not fit --netG unet_128: at least 128 pixels per side, multiples of 128"),
     (["--lambda_L1", "-1"], "--lambda_L1 must be >= 0"),
 ])
 def test_invalid_options_fail_at_parse_time(aligned_data, bad, message):

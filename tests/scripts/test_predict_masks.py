@@ -169,7 +169,7 @@ def test_output_overlapping_the_photos_is_refused(photos, checkpoints, tmp_path)
     (["--images", "missing"], "--images folder not found: .*missing"),
     (["--name", "untrained"], "checkpoint not found: .*untrained.latest_net_G.pth"),
     (["--threshold", "1"], "--threshold must be between 0 and 1"),
-    (["--netG", "set"], "needs --netG unet_256"),
+    (["--netG", "set"], "needs a U-Net or ResNet --netG, got set"),
 ])
 def test_user_mistakes_are_one_line_errors(photos, checkpoints, tmp_path, log_records, flags, message):
     assert predict(photos, checkpoints, tmp_path / "data", *flags) == 2
