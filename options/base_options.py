@@ -170,8 +170,8 @@ class BaseOptions:
         if opt.resize_or_crop != "none":
             check_size(opt, f"--netG {opt.netG}", generator)
         if generator.family in ("set", "resnet") and opt.upsample not in UPSAMPLING:
-            raise OptionError(f"--upsample {opt.upsample} is for BicycleGAN's U-Nets; --netG {opt.netG} takes "
-                              f"{' or '.join(UPSAMPLING)}")
+            raise OptionError(f"--netG {opt.netG} is not one of BicycleGAN's U-Nets: it takes --upsample "
+                              f"{' or '.join(UPSAMPLING)}, not {opt.upsample}")
         if opt.G_output not in generator.outputs:
             raise OptionError(f"--G_output {opt.G_output} is not offered by --netG {opt.netG} (it offers "
                               f"{', '.join(generator.outputs)})")

@@ -67,7 +67,7 @@ def test_suffix_and_opt_txt(tmp_path):
     (["--fineSizeH", "30"], "do not fit --netG set: at least 4 pixels per side, multiples of 4"),
     (["--fineSizeW", "20", "--loadSizeW", "20"], "do not fit --netD set: at least 24 pixels per side"),
     (["--n_layers_D", "7"], "do not fit --netD set: at least 384 pixels per side"),
-    (["--upsample", "bilinear"], "--upsample bilinear is for BicycleGAN's U-Nets"),
+    (["--upsample", "bilinear"], "--netG set is not one of BicycleGAN's U-Nets: it takes --upsample transpose or nearest, not bilinear"),
     (["--G_output", "residual", "--output_nc", "1"], "--G_output residual needs --input_nc == --output_nc"),
     (["--G_output", "residual", "--model", "pix2pix"], "--G_output residual is not offered by --netG unet_256 (it offers generate)"),
     (["--G_output", "paste", "--model", "cycle_gan", "--netG", "basic", "--netD", "basic"],
