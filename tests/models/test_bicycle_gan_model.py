@@ -280,3 +280,34 @@ def test_the_authors_flags_and_defaults():
         286, 286, 256, 256, 20, 10)
     test_opt = TestOptions().parse(["--dataroot", FIXTURE, "--model", "bicycle_gan", "--gpu_ids", "-1"])
     assert (test_opt.phase, test_opt.n_samples, test_opt.sync, test_opt.no_encode) == ("val", 5, False, False)
+
+
+def test_a_killed_run_resumes_exactly(pairs, tmp_path, monkeypatch):
+    """Killed after a 'latest' save in the middle of epoch 2, then --continue_train: the same weights as a run
+    that never stopped (eps and z_random come from the saved random states)."""
+    from models import run_state
+
+    def flags(ck: str, *extra: str) -> list[str]:
+        return ["--dataroot", pairs, "--name", "r", "--checkpoints_dir", ck, "--seed", "4", "--display_id", "0",
+                "--no_html", "--niter", "2", "--niter_decay", "0", "--save_latest_freq", "4", "--batch_size", "2",
+                *TINY, *extra]
+
+    class Killed(Exception):
+        pass
+
+    real_save = run_state.save_checkpoint
+
+    def save_then_die(model, label, position, *rest):
+        real_save(model, label, position, *rest)
+        if position.epoch == 2:                  # 'latest' every 4 images: saved inside epoch 2
+            raise Killed
+
+    whole, broken = str(tmp_path / "whole"), str(tmp_path / "broken")
+    assert run_cli(train_script.main, flags(whole)) == 0
+    with monkeypatch.context() as patch, pytest.raises(Killed):
+        patch.setattr(run_state, "save_checkpoint", save_then_die)
+        train_script.main(flags(broken))
+    assert run_cli(train_script.main, flags(broken, "--continue_train")) == 0
+    for net in ("G", "E", "D", "D2"):
+        a, b = (torch.load(os.path.join(ck, "r", f"latest_net_{net}.pth"), weights_only=True) for ck in (whole, broken))
+        assert all(torch.equal(a[k], b[k]) for k in a), net
