@@ -29,7 +29,8 @@ from util.errors import OptionError
 from . import register_model
 from .base_model import BaseModel
 from .losses import MultiScaleGANLoss, kl_divergence_sum
-from .networks import DISCRIMINATORS, ENCODERS, GENERATORS, define_D, define_E, define_latent_G, describe
+from .networks import (DISCRIMINATORS, ENCODERS, GENERATORS, check_size, define_D, define_E, define_latent_G,
+                       describe)
 from .networks.unet_z_generator import NONLINEARITIES, Z_UPSAMPLING
 
 VARIANTS = ("bicycle", "cvae_gan", "clr_gan")
@@ -81,8 +82,6 @@ class BicycleGANModel(BaseModel):
 
     @staticmethod
     def validate_options(opt: argparse.Namespace) -> None:
-        from options.base_options import check_size
-
         modes = ("aligned",) if opt.isTrain else ("aligned", "single")
         if opt.dataset_mode not in modes:
             raise OptionError(f"--model bicycle_gan needs --dataset_mode {' or '.join(modes)}, got {opt.dataset_mode}")

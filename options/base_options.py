@@ -15,7 +15,7 @@ from typing import Sequence
 
 import torch
 
-from models.networks import DISCRIMINATORS, GENERATORS, describe
+from models.networks import DISCRIMINATORS, GENERATORS, check_size, describe
 from models.networks.blocks import OUTPUTS, UPSAMPLING
 from models.networks.unet_z_generator import Z_UPSAMPLING
 from util.errors import OptionError
@@ -44,15 +44,6 @@ def _gpu_ids(text: str) -> list[int]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got '{text}'")
     return [i for i in ids if i >= 0]
-
-
-def check_size(opt: argparse.Namespace, flag: str, net) -> None:
-    """Refuse a crop (--fineSizeH/W) that the network `net` (a models.networks.Net) of `flag` cannot take."""
-    smallest, multiple = net.size_rule(opt.n_layers_D)
-    h, w = opt.fineSizeH, opt.fineSizeW
-    if min(h, w) < smallest or h % multiple or w % multiple:
-        rule = f"at least {smallest} pixels per side" + (f", multiples of {multiple}" if multiple > 1 else "")
-        raise OptionError(f"--fineSizeH/W ({h}x{w}) do not fit {flag}: {rule}")
 
 
 class BaseOptions:

@@ -2,10 +2,12 @@
 size rule; the options take their choices and checks from it, and the `define_*` factories build from it."""
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 
 import torch.nn as nn
 
+from util.errors import OptionError
 from .blocks import OUTPUTS, get_norm_layer, patch_min_size
 from .init import init_weights
 from .latent_encoder import conv_encoder, resnet_encoder
@@ -62,6 +64,15 @@ ENCODERS: dict[str, Net] = {
     "conv_128": Net("conv_encoder", 4, "4 strided convs"),
     "conv_256": Net("conv_encoder", 5, "5 strided convs"),
 }
+
+
+def check_size(opt: argparse.Namespace, flag: str, net: Net) -> None:
+    """Refuse a crop (--fineSizeH/W) that `net`, chosen by `flag`, cannot take (at parse time, in one line)."""
+    smallest, multiple = net.size_rule(opt.n_layers_D)
+    h, w = opt.fineSizeH, opt.fineSizeW
+    if min(h, w) < smallest or h % multiple or w % multiple:
+        rule = f"at least {smallest} pixels per side" + (f", multiples of {multiple}" if multiple > 1 else "")
+        raise OptionError(f"--fineSizeH/W ({h}x{w}) do not fit {flag}: {rule}")
 
 
 def describe(table: dict[str, Net]) -> str:
