@@ -34,6 +34,7 @@ class MultiScaleGANLoss(GANLoss):
 def kl_divergence_sum(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, exp(logvar)) || N(0, I)) summed over the batch and the latent dimensions (BicycleGAN's, a sum,
     not a mean): -0.5 * sum(1 + logvar - mu^2 - exp(logvar))."""
+    mu, logvar = mu.float(), logvar.float()
     return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
 
 
