@@ -36,6 +36,7 @@ def test_figures_on_hand_made_results(tmp_path):
                                                   + np.abs(grey.astype(float) - red).mean()) / 2)
 
 
-def test_a_folder_without_results_is_one_line(tmp_path, capsys):
+def test_a_folder_without_results_is_one_line(tmp_path, log_records):
     assert run_cli(main, [str(tmp_path)]) == 2
-    assert "no BicycleGAN test.py results in" in capsys.readouterr().err
+    errors = [r.getMessage() for r in log_records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and errors[0].startswith(f"no BicycleGAN test.py results in {tmp_path}")
