@@ -10,7 +10,7 @@ NAME=shape_pairs_bicycle
 python datasets/make_shape_pairs.py --save_root "$DATA"   # skips the files already there
 MODEL=(--dataroot "$DATA" --name "$NAME" --model bicycle_gan --gpu_ids -1 --load_size 64 --crop_size 64
        --netG unet_64 --netE resnet_128 --ngf 16 --nef 16 --nz 8 --num_threads 0)
-python train.py "${MODEL[@]}" --netD basic_128_multi --netD2 basic_128_multi --ndf 16 --niter 6 --niter_decay 4 \
+python train.py "${MODEL[@]}" --netD basic_128_multi --netD2 basic_128_multi --ndf 16 --niter 15 --niter_decay 10 \
     --display_id 0 --print_freq 2000 --seed 0 --overwrite "$@"
 python test.py "${MODEL[@]}" --results_dir "results/$NAME" --n_samples 5 --num_test 20 --seed 0
 python scripts/latent_walk.py "${MODEL[@]}" --results_dir "results/$NAME/video" --num_test 6 --format gif
