@@ -16,6 +16,7 @@ import argparse
 import math
 import sys
 import time
+from functools import partial
 from typing import Mapping, Sequence
 
 import torch
@@ -24,6 +25,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from data import create_dataloader
+from metrics.training import HeldOutEvaluation
 from models import create_model, run_state
 from models.base_model import BaseModel
 from options.train_options import TrainOptions
@@ -119,6 +121,10 @@ def train_loop(options: TrainOptions, opt: argparse.Namespace, loader: DataLoade
     saved = model.setup()                      # --continue_train: networks and, if saved, the training state
     model.broadcast_networks()                 # several processes start from process 0's weights
     position, rng = run_state.start_position(opt, loader, saved)
+    # --eval_freq, in process 0: the held-out split is checked now; its best score so far goes into checkpoints
+    evaluation = HeldOutEvaluation(opt, saved) if opt.eval_freq and folder else None
+    save_checkpoint = partial(run_state.save_checkpoint, scores=evaluation.state) if evaluation else \
+        run_state.save_checkpoint
     last_good = run_state.net_path(model.save_dir, run_state.load_label(opt), "*") if opt.continue_train else None
     resume_at = position.epoch + position.epoch_iter / len(loader.dataset)
     visualizer = None                          # process 0, from the first iteration that trained
@@ -172,11 +178,11 @@ def train_loop(options: TrainOptions, opt: argparse.Namespace, loader: DataLoade
                 if crossed(total, batch, opt.save_latest_freq):
                     label = f"iter_{total}" if opt.save_by_iter else "latest"
                     logger.info("saving the %s model (epoch %d, total_steps %d)", label, epoch, total)
-                    last_good = run_state.save_checkpoint(model, label, position, epoch_state)
+                    last_good = save_checkpoint(model, label, position, epoch_state)
                 timed_out, terminated = out_of_time(started, opt.time_limit), distributed.any_rank(stop[0])
                 if timed_out or terminated:
                     check_identical(model)
-                    run_state.save_checkpoint(model, "latest", position, epoch_state)
+                    save_checkpoint(model, "latest", position, epoch_state)
                     why = "SIGTERM received" if terminated else f"time limit of {opt.time_limit:g} minutes reached"
                     logger.info("%s at epoch %d, iteration %d: saved the latest model; the same command with "
                                 "--continue_train goes on from here", why, epoch, total)
@@ -185,12 +191,14 @@ def train_loop(options: TrainOptions, opt: argparse.Namespace, loader: DataLoade
 
             model.update_learning_rate(position.g_loss_sum / max(position.batches_done, 1))
             position, rng = run_state.Position(epoch + 1, total_steps=position.total_steps), None
+            if evaluation and evaluation.due(epoch):   # scores the held-out split; may save 'best'
+                evaluation.run(model, epoch, position, run_state.loader_state(loader), visualizer)
             if epoch % opt.save_epoch_freq == 0 or epoch == last_epoch:
                 # the numbered set first: should a kill break 'latest', the same state is whole under this epoch
                 logger.info("saving the model at the end of epoch %d, iters %d", epoch, position.total_steps)
                 shuffle = run_state.loader_state(loader)
-                run_state.save_checkpoint(model, epoch, position, shuffle)
-                last_good = run_state.save_checkpoint(model, "latest", position, shuffle)
+                save_checkpoint(model, epoch, position, shuffle)
+                last_good = save_checkpoint(model, "latest", position, shuffle)
             logger.info("end of epoch %d / %d \t time taken: %d sec", epoch, last_epoch, time.time() - epoch_start)
     check_identical(model)
     return 0

@@ -118,10 +118,12 @@ class Position:
     g_loss_sum: float = 0.0   # the epoch's summed generator losses: the plateau schedule's metric
 
 
-def save_checkpoint(model, label: str | int, position: Position, shuffle: torch.Tensor | None) -> str:
+def save_checkpoint(model, label: str | int, position: Position, shuffle: torch.Tensor | None, *,
+                    scores: dict | None = None) -> str:
     """Save the networks and `{label}_train_state.pth` as one set: the model's training state, the position, the
     loader's shuffling state `shuffle` for `position.epoch` (`loader_state` at its start), the global random
-    states and the number of processes.
+    states, the number of processes and, with --eval_freq, the held-out `scores` (the best so far, from
+    metrics/training.py).
 
     Every file goes to a temporary file first; only when all are on disk are they renamed into place, the
     training state last. A kill while writing leaves the previous set whole; the state records the SHA-256 of each
@@ -134,7 +136,7 @@ def save_checkpoint(model, label: str | int, position: Position, shuffle: torch.
         files = {net_path(folder, label, name): cpu_state_dict(net) for name, net in model.networks().items()}
         digests = dict(zip(model.networks(), _write_set(files, commit_after=False)))
         run = {"position": asdict(position), "loader": shuffle, "rng": rng_state(),
-               "processes": distributed.world_size()}
+               "processes": distributed.world_size(), "scores": scores}
         state = state_path(folder, label)
         _write_set({state: {"nets": digests, "model": model.training_state(), "run": run}}, before=list(files))
     return net_path(folder, label, "*")
@@ -267,7 +269,8 @@ class RunFolder:
         files go now, before this run writes its own."""
         if not self.opt.overwrite or self.opt.continue_train:
             return
-        logs = [os.path.join(self.path, n) for n in ("loss_log.txt", "loss_history.jsonl", "web")]
+        logs = [os.path.join(self.path, n) for n in ("loss_log.txt", "loss_history.jsonl", "scores_history.jsonl",
+                                                       "web")]
         earlier = self.checkpoints() + [path for path in logs if os.path.exists(path)]
         for path in earlier:
             if os.path.isdir(path):

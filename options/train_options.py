@@ -2,6 +2,7 @@
 import argparse
 
 from .base_options import BaseOptions
+from metrics import training as held_out
 from util.errors import OptionError
 
 
@@ -44,6 +45,7 @@ class TrainOptions(BaseOptions):
         p.add_argument("--time_limit", type=float, default=0,
                        help="stop after the iteration in which this many minutes of training (counted from the "
                             "first iteration) ran out, saving 'latest' for --continue_train; 0: no limit")
+        held_out.add_options(p)    # --eval_freq and its metrics (metrics/training.py)
         return p
 
     def validate(self, opt: argparse.Namespace) -> None:
@@ -73,3 +75,4 @@ class TrainOptions(BaseOptions):
             opt.lr_D = opt.lr
         elif opt.lr_D <= 0:
             raise OptionError(f"--lr_D must be > 0, got {opt.lr_D}")
+        held_out.validate_options(opt)

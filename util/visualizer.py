@@ -84,6 +84,7 @@ class Visualizer:
 
     _EPOCH_FILE = re.compile(r"^epoch(\d+)_")
     LOSS_PNG = "loss.png"
+    SCORES_PNG = "scores.png"   # held-out scores (--eval_freq), drawn by metrics/training.py
     PAGE_REFRESH = 60   # seconds: an open training page follows the run
 
     def __init__(self, opt: argparse.Namespace, resume_at: float | None = None) -> None:
@@ -104,6 +105,7 @@ class Visualizer:
         resume = (opt.epoch_count if resume_at is None else resume_at) if opt.continue_train else None
         self.loss_history = self._restart_history(resume)
         self.vis = self._connect() if self.display_id > 0 else None
+        self.page_visuals: list[str] = []     # the visuals on the page, for rewriting it with new scores
 
     # ---- loss history -------------------------------------------------------------------------------------
     def _restart_history(self, resume_at: float | None) -> dict:
@@ -189,7 +191,8 @@ class Visualizer:
         if save_result and self.use_html:
             for k, t in visuals.items():
                 save_image(tensor2im(t[0]), os.path.join(self.img_dir, self._epoch_file(epoch, k)))
-            self._write_page(list(visuals))
+            self.page_visuals = list(visuals)
+            self._write_page(self.page_visuals)
 
     @staticmethod
     def _epoch_file(epoch: int, visual: str) -> str:
@@ -204,6 +207,9 @@ class Visualizer:
             plot_losses(self.loss_history, f"{self.name} loss over time", os.path.join(self.img_dir, self.LOSS_PNG))
             page.add_header("losses")
             page.add_images([self.LOSS_PNG], ["loss over time"], [self.LOSS_PNG], width=800)
+        if self.SCORES_PNG in files:
+            page.add_header("held-out scores (--eval_freq)")
+            page.add_images([self.SCORES_PNG], ["scores over time"], [self.SCORES_PNG], width=800)
         for n in epochs:
             saved = [k for k in names if self._epoch_file(n, k) in files]
             if saved:
@@ -233,6 +239,23 @@ class Visualizer:
                           win=str(self.display_id + 1),
                           opts={"title": f"{self.name} loss over time", "legend": h["legend"],
                                 "xlabel": "epoch", "ylabel": "loss"})
+        except OSError as e:
+            self._disable(e)
+
+    def plot_current_scores(self, epochs: list[int], scores: list[Mapping[str, float]]) -> None:
+        """Show the held-out scores of `epochs` (metrics/training.py) beside the losses: a visdom plot, and the
+        page, where metrics/training.py has drawn them."""
+        if self.use_html:
+            self._write_page(self.page_visuals)
+        if self.vis is None:
+            return
+        names = list(scores[-1])
+        ys = np.array([[s.get(n, np.nan) for n in names] for s in scores], dtype=float)
+        try:
+            self.vis.line(X=np.tile(np.array(epochs, dtype=float)[:, None], (1, len(names))), Y=ys,
+                          win=f"{self.display_id}_scores",
+                          opts={"title": f"{self.name} held-out scores", "legend": names, "xlabel": "epoch",
+                                "ylabel": "score"})
         except OSError as e:
             self._disable(e)
 
