@@ -2,7 +2,7 @@
 # The README's main command: InstaGAN turns disks into squares on the built-in Shapes data set, on a CPU.
 # Makes the data set (or checks it), trains (a progress bar shows the time left), translates the test images,
 # scores them (scripts/evaluate_shapes.py) and prints where the result page is. Extra flags go to train.py.
-# About 25 minutes on a 2-core Xeon, 47 on a 2-core AMD EPYC (7000 images in batches of 4); the figures it reached
+# About 25 minutes on a 2-core Xeon, 47-57 on a 2-core AMD EPYC (7000 images in batches of 4); the figures it reached
 # are in the README.
 set -euo pipefail
 cd "$(dirname "$0")/.."
