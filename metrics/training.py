@@ -22,6 +22,7 @@ from data import create_dataset
 from models import run_state
 from util.checkpoint import restore_rng, rng_state
 from util.errors import OptionError
+from util.history import keep_entries
 from util.image import tensor2im
 from util.log import logger
 from .evaluate import Settings, headline, score
@@ -98,21 +99,8 @@ class HeldOutEvaluation:
 
     def _restart_history(self, resume_epoch: int | None) -> list[dict]:
         """The scores of the epochs before `resume_epoch` (none for a new run); the file is rewritten to match."""
-        kept = []
-        if resume_epoch is not None and os.path.isfile(self.history_path):
-            with open(self.history_path, errors="replace") as f:
-                for line in f:
-                    try:
-                        entry = json.loads(line)
-                        if entry["epoch"] < resume_epoch:
-                            kept.append(entry)
-                    except (ValueError, KeyError, TypeError):     # a line cut short by a crash
-                        continue
-        os.makedirs(os.path.dirname(self.history_path), exist_ok=True)
-        with open(self.history_path + ".tmp", "w") as f:
-            f.writelines(json.dumps(e) + "\n" for e in kept)
-        os.replace(self.history_path + ".tmp", self.history_path)
-        return kept
+        return keep_entries(self.history_path, None if resume_epoch is None else
+                            lambda e: e["epoch"] < resume_epoch)
 
     @torch.no_grad()
     def translate(self, model) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:

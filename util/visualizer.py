@@ -19,6 +19,7 @@ from typing import Mapping
 import numpy as np
 import torch
 
+from util.history import keep_entries
 from util.html import HTML
 from util.image import save_image, tensor2im
 from util.log import logger
@@ -110,20 +111,8 @@ class Visualizer:
     # ---- loss history -------------------------------------------------------------------------------------
     def _restart_history(self, resume_at: float | None) -> dict:
         """The losses plotted up to `resume_at` epochs (none for a new run); the file is rewritten to match."""
-        kept = []
-        if resume_at is not None and os.path.isfile(self.history_name):
-            with open(self.history_name, errors="replace") as f:
-                for line in f:
-                    try:
-                        entry = json.loads(line)
-                        if entry["epoch"] <= resume_at and isinstance(entry["losses"], dict):
-                            kept.append(entry)
-                    except (ValueError, KeyError, TypeError):      # a line cut short by a crash, or damaged
-                        continue
-        tmp = self.history_name + ".tmp"
-        with open(tmp, "w") as f:
-            f.writelines(json.dumps(e) + "\n" for e in kept)
-        os.replace(tmp, self.history_name)
+        kept = keep_entries(self.history_name, None if resume_at is None else
+                            lambda e: e["epoch"] <= resume_at and isinstance(e["losses"], dict))
         # One set of loss names per file: plot_current_losses empties it when the names change.
         return {"X": [e["epoch"] for e in kept], "Y": [list(e["losses"].values()) for e in kept],
                 "legend": list(kept[0]["losses"]) if kept else []}
