@@ -102,7 +102,9 @@ class AutoEncoderGANModel(BaseModel):
         p.add_argument("--config", type=str, default=None,
                        help="the authors' YAML config: its values become the defaults of the flags they name")
         p.add_argument("--checkpoint", type=str, default=None,
-                       help="an authors' gen_XXXXXXXX.pt ({'a': gen_a, 'b': gen_b}) to test instead of --epoch's files")
+                       help="an authors' gen_XXXXXXXX.pt ({'a': gen_a, 'b': gen_b}): test.py translates with it "
+                            "instead of --epoch's files; train.py goes on from it (with dis_XXXXXXXX.pt and "
+                            "optimizer.pt beside it), at iteration XXXXXXXX")
         p.add_argument("--n_downsample", type=int, default=2, help="stride-2 convs of the content encoder")
         p.add_argument("--n_res", type=int, default=4, help="residual blocks of the encoder and of the decoder")
         p.add_argument("--gen_activ", type=str, default="relu", choices=ACTIVATIONS, help="generators' activation")
@@ -220,6 +222,8 @@ class AutoEncoderGANModel(BaseModel):
             self.schedulers = [torch.optim.lr_scheduler.StepLR(o, self.opt.step_size, self.opt.gamma)
                                for o in self.optimizers]
             resumed = run_state.resume(self, run_state.load_label(self.opt)) if self.opt.continue_train else None
+            if self.opt.checkpoint and not self.opt.continue_train:
+                self.start_at(run_state.resume_from_authors(self, self.opt.checkpoint))
         elif self.opt.checkpoint:
             run_state.load_authors_generators(self.netgen_a, self.netgen_b, self.opt.checkpoint)
             resumed = None
@@ -231,6 +235,14 @@ class AutoEncoderGANModel(BaseModel):
         for name, net in self.networks().items():
             logger.info("network %s: %.3f M parameters", name, sum(p.numel() for p in net.parameters()) / 1e6)
         return resumed
+
+    def start_at(self, iterations: int) -> None:
+        """Set the schedules as after `iterations` (an authors' checkpoint's)."""
+        for scheduler in self.schedulers:
+            scheduler.last_epoch = iterations
+            for group in scheduler.optimizer.param_groups:
+                group["lr"] = group["initial_lr"] * self.opt.gamma ** (iterations // self.opt.step_size)
+        logger.info("going on from iteration %d of the authors' checkpoint", iterations)
 
     @property
     def iterations(self) -> int:
@@ -287,8 +299,8 @@ class AutoEncoderGANModel(BaseModel):
         losses = {"gen_adv_a": self.criterionGAN(self.netdis_a(fake_A), True),
                   "gen_adv_b": self.criterionGAN(self.netdis_b(fake_B), True)}
         if self.vgg is not None:
-            losses["gen_vgg_a"] = self.vgg(fake_B, self.real_A)
-            losses["gen_vgg_b"] = self.vgg(fake_A, self.real_B)
+            losses["gen_vgg_a"] = self.vgg(fake_A, self.real_B)     # the authors': vgg(x_ba, x_b), vgg(x_ab, x_a)
+            losses["gen_vgg_b"] = self.vgg(fake_B, self.real_A)
         return losses
 
     def loss_weights(self) -> dict[str, float]:

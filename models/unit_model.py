@@ -59,8 +59,9 @@ class UNITModel(AutoEncoderGANModel):
 
     def __init__(self, opt: argparse.Namespace):
         super().__init__(opt)
-        if self.isTrain and opt.vgg_w > 0:
-            self.loss_names = self.loss_names + ["gen_vgg_a", "gen_vgg_b"]
+        if self.isTrain:       # the losses this run computes (the authors skip the cycle with weight 0)
+            self.loss_names = [n for n in self.loss_names if opt.recon_x_cyc_w > 0 or n not in ("gen_cyc_x_a", "gen_cyc_x_b")]
+            self.loss_names += ["gen_vgg_a", "gen_vgg_b"] * (opt.vgg_w > 0)
 
     def tie(self, gen_a: nn.Module, gen_b: nn.Module) -> None:
         share_layers(gen_a, gen_b, self.opt.shared_layers)
