@@ -62,7 +62,8 @@ def add_weight_flags(p: argparse.ArgumentParser) -> None:
                    "scripts/train_classifier.py (for --metrics cls)")
     p.add_argument("--vgg_weights", default=None, metavar="PATH",
                    help="the VGG-16 file the classifier was fine-tuned from (vgg16-397923af.pth); default: the torch "
-                        "hub cache, as above")
+                        "hub cache, as above. MUNIT/UNIT training with --vgg_w > 0: the perceptual loss's VGG-16 "
+                        "(torchvision's key layout; required)")
 
 
 def add_protocol_flags(p: argparse.ArgumentParser) -> None:

@@ -32,6 +32,11 @@ class BaseModel:
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
         return parser
 
+    @classmethod
+    def config_defaults(cls, parser: argparse.ArgumentParser, opt: argparse.Namespace) -> dict[str, object]:
+        """Defaults read from a file the flags name (MUNIT's and UNIT's --config); flags still win."""
+        return {}
+
     @staticmethod
     def validate_options(opt: argparse.Namespace) -> None:
         """Raise OptionError for values this model cannot run with."""
@@ -146,6 +151,10 @@ class BaseModel:
     def test(self) -> None:
         with torch.no_grad(), self.autocast():
             self.forward()
+
+    def training_done(self) -> bool:
+        """Whether training ends after this iteration whatever the epochs (MUNIT's and UNIT's --max_iter)."""
+        return False
 
     def update_learning_rate(self, metric: float = 0.0) -> float:
         for s in self.schedulers:

@@ -1,11 +1,16 @@
-"""The losses as small modules: InstaGAN's (Eq. 3-7), and BicycleGAN's multi-scale GAN loss and KL term.
+"""The losses as small modules: InstaGAN's (Eq. 3-7), BicycleGAN's multi-scale GAN loss (also MUNIT's and UNIT's)
+and KL term, and MUNIT's and UNIT's VGG loss.
 InstaGAN's return means, so a batch's loss is the mean of its samples' losses; they are computed in fp32, also
 under --amp."""
 from __future__ import annotations
 
+import os
+
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
+from util.errors import UserError
 from .masks import context_weight
 
 
@@ -55,3 +60,53 @@ class ContextPreservingLoss(nn.Module):
                 fake_segs: torch.Tensor) -> torch.Tensor:
         weight = context_weight(real_segs.float(), fake_segs.float())
         return (weight * (real_img.float() - fake_img.float()).abs()).mean()
+
+
+class VGGPerceptualLoss(nn.Module):
+    """MUNIT's and UNIT's perceptual loss: mean((IN(f(x)) - IN(f(target)))^2), f the relu5_3 features of a VGG-16
+    without the pooling between conv4_3 and conv5_1 (the authors' network: features at 1/8 size), IN an instance
+    norm without affine parameters. Inputs in [-1, 1] are prepared as the authors' Caffe VGG: BGR, 0-255, minus the
+    BGR means (103.939, 116.779, 123.680), no std division.
+
+    `weights`: a file with a torchvision VGG-16 state dict (`features.N.*` keys; a classifier is ignored). The
+    network is frozen."""
+
+    BGR_MEAN = (103.939, 116.779, 123.680)
+
+    def __init__(self, weights: str):
+        super().__init__()
+        from torchvision.models import vgg16
+
+        from util.checkpoint import read_checkpoint
+
+        if not os.path.isfile(weights):
+            raise UserError(f"--vgg_weights {weights}: no such file (a VGG-16 state dict in torchvision's layout)")
+        state = read_checkpoint(weights, torch.device("cpu"))
+        if not isinstance(state, dict):
+            raise UserError(f"--vgg_weights {weights} is not a state dict")
+        state = {k[len("features."):] if k.startswith("features.") else k: v for k, v in state.items()
+                 if not k.startswith("classifier.")}
+        features = vgg16(weights=None).features
+        try:
+            features.load_state_dict(state)
+        except RuntimeError as e:
+            raise UserError(f"--vgg_weights {weights} is not VGG-16 in torchvision's layout: "
+                            f"{str(e).splitlines()[-1].strip()}") from None
+        self.features = nn.Sequential(*features[:23], *features[24:30]).eval()   # up to relu5_3, no 4th pooling
+        self.features.requires_grad_(False)
+        self.register_buffer("mean", torch.tensor(self.BGR_MEAN).view(1, 3, 1, 1), persistent=False)
+
+    def train(self, mode: bool = True) -> "VGGPerceptualLoss":
+        return super().train(False)       # always a fixed feature extractor
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.float().flip(1) + 1) * 127.5 - self.mean
+
+    def forward(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        f_x, f_t = (F.instance_norm(self.features(self.prepare(t))) for t in (x, target))
+        return (f_x - f_t).pow(2).mean()
+
+
+def mean_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """mean |a - b| over every element, in fp32 (MUNIT's and UNIT's reconstruction losses)."""
+    return F.l1_loss(a.float(), b.float())

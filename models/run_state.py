@@ -19,6 +19,7 @@ import errno
 import fcntl
 import glob
 import os
+import re
 import shutil
 import signal
 from contextlib import contextmanager
@@ -105,6 +106,64 @@ def load_networks(model, label: str | int, digests: dict[str, str] | None = None
         state = read_checkpoint(path, model.device, digests[name] if digests else None, saved_with)
         load_state(unwrap(net), state, path)
         logger.info("loaded %s", path)
+
+
+# -- the authors' layout of MUNIT and UNIT: gen_XXXXXXXX.pt / dis_XXXXXXXX.pt = {'a': ..., 'b': ...} ----------------
+def authors_paths(folder: str, iterations: int) -> dict[str, str]:
+    return {kind: os.path.join(folder, f"{kind}_{iterations:08d}.pt") for kind in ("gen", "dis")}
+
+
+def load_authors_generators(gen_a: nn.Module, gen_b: nn.Module, path: str) -> None:
+    """Load the generators from an authors' file `gen_XXXXXXXX.pt` (theirs or `save_authors_checkpoint`'s); the
+    instance norms' running statistics that torch 0.3 saved in their released files are dropped (`load_state`)."""
+    state = read_checkpoint(path)
+    if not isinstance(state, dict) or not {"a", "b"} <= state.keys():
+        raise UserError(f"--checkpoint {path} is not a MUNIT/UNIT generator file (a dict with 'a' and 'b')")
+    for domain, gen in (("a", gen_a), ("b", gen_b)):
+        load_state(unwrap(gen), state[domain], f"{path} ['{domain}']")
+    logger.info("loaded %s", path)
+
+
+def resume_from_authors(model, gen_path: str) -> int:
+    """Go on training from an authors' `gen_XXXXXXXX.pt`, as their --resume: the generators, the discriminators of
+    `dis_XXXXXXXX.pt` and the optimisers of `optimizer.pt` beside it (each if there); returns XXXXXXXX, the
+    iterations done."""
+    match = re.fullmatch(r"gen_(\d{8})\.pt", os.path.basename(gen_path))
+    if not match:
+        raise UserError(f"--checkpoint {gen_path}: an authors' generator file is named gen_XXXXXXXX.pt (XXXXXXXX: "
+                        f"its iterations)")
+    load_authors_generators(model.netgen_a, model.netgen_b, gen_path)
+    folder, iterations = os.path.dirname(gen_path), int(match.group(1))
+    dis_path = authors_paths(folder, iterations)["dis"]
+    if os.path.isfile(dis_path):
+        state = read_checkpoint(dis_path)
+        for domain in ("a", "b"):
+            load_state(unwrap(getattr(model, f"netdis_{domain}")), state[domain], f"{dis_path} ['{domain}']")
+        logger.info("loaded %s", dis_path)
+    else:
+        logger.warning("no %s: the discriminators start afresh", dis_path)
+    optimizers = os.path.join(folder, "optimizer.pt")
+    if os.path.isfile(optimizers):
+        state = read_checkpoint(optimizers)
+        try:
+            model.optimizer_G.load_state_dict(state["gen"])
+            model.optimizer_D.load_state_dict(state["dis"])
+        except (KeyError, ValueError, TypeError) as e:
+            raise UserError(f"{optimizers} does not fit the networks built from the flags: {e}") from None
+        logger.info("loaded %s", optimizers)
+    return iterations
+
+
+def save_authors_checkpoint(model, iterations: int) -> None:
+    """Write `gen_XXXXXXXX.pt`, `dis_XXXXXXXX.pt` and `optimizer.pt` ({'gen': ..., 'dis': ...}) into the run
+    folder as the authors' trainer names them, XXXXXXXX the iterations done; written aside, then renamed."""
+    folder = model.save_dir
+    _makedirs(folder)
+    files = {path: {d: cpu_state_dict(getattr(model, f"net{kind}_{d}")) for d in ("a", "b")}
+             for kind, path in authors_paths(folder, iterations).items()}
+    files[os.path.join(folder, "optimizer.pt")] = {"gen": model.optimizer_G.state_dict(),
+                                                   "dis": model.optimizer_D.state_dict()}
+    _write_set(files)
 
 
 # -- checkpoints: the networks and the training state as one set -------------------------------------------------------
@@ -270,7 +329,7 @@ class RunFolder:
         if not self.opt.overwrite or self.opt.continue_train:
             return
         logs = [os.path.join(self.path, n) for n in ("loss_log.txt", "loss_history.jsonl", "scores_history.jsonl",
-                                                       "web")]
+                                                       "web", "tensorboard")]
         earlier = self.checkpoints() + [path for path in logs if os.path.exists(path)]
         for path in earlier:
             if os.path.isdir(path):

@@ -12,25 +12,35 @@ from .blocks import OUTPUTS, get_norm_layer, patch_min_size
 from .init import init_weights
 from .latent_encoder import conv_encoder, resnet_encoder
 from .multiscale_discriminator import MultiScaleDiscriminator
+from .munit_discriminator import MsImageDiscriminator
+from .munit_generator import AdaINGenerator
 from .patch_discriminator import NLayerDiscriminator
 from .resnet_generator import ResnetGenerator
 from .set_discriminator import NLayerSetDiscriminator
 from .set_generator import ResnetSetGenerator
 from .unet_generator import UnetGenerator
 from .unet_z_generator import NONLINEARITIES, UnetZAllGenerator, UnetZInputGenerator
+from .unit_generator import VAEGenerator
 
 
 @dataclass(frozen=True)
 class Net:
     """One `--net*` value. `depth`: residual blocks (None: --n_blocks), U-Net downsamplings, strided PatchGAN
-    convs (None: --n_layers_D) or encoder stages; `outputs`: the --G_output values a generator offers."""
+    convs (None: --n_layers_D) or encoder stages; `outputs`: the --G_output values a generator offers. MUNIT's
+    and UNIT's networks take their depths from --n_downsample, --n_layers_D and --num_scales."""
     family: str
     depth: int | None
     help: str
     outputs: tuple[str, ...] = ("generate",)
 
-    def size_rule(self, n_layers_D: int = 3) -> tuple[int, int]:
+    def size_rule(self, n_layers_D: int = 3, n_downsample: int = 2, num_scales: int = 1) -> tuple[int, int]:
         """(smallest side, what every side must be a multiple of) of the images this network takes."""
+        if self.family == "munit":                             # the style encoder halves 4 times (reflect pads)
+            return max(16, 2 ** n_downsample), 2 ** n_downsample
+        if self.family == "unit":
+            return max(4, 2 ** n_downsample), 2 ** n_downsample
+        if self.family == "ms_image":                          # the coarsest scale's last conv sees >= 2 pixels
+            return 2 ** (n_layers_D + num_scales - 1), 1
         if self.family in ("set", "resnet"):
             return 4, 4                                        # two stride-2 convs down, two up
         if self.family == "unet":
@@ -48,6 +58,8 @@ GENERATORS: dict[str, Net] = {
     "unet_64": Net("unet", 6, "U-Net, 6 downsamplings (sides: multiples of 64)"),
     "unet_128": Net("unet", 7, "U-Net, 7 downsamplings (sides: multiples of 128)"),
     "unet_256": Net("unet", 8, "U-Net, 8 downsamplings (sides: multiples of 256)"),
+    "adain": Net("munit", None, "MUNIT's content and style encoders with an AdaIN decoder (--n_downsample, --n_res)"),
+    "vae": Net("unit", None, "UNIT's VAE: an encoder and a decoder (--n_downsample, --n_res)"),
 }
 DISCRIMINATORS: dict[str, Net] = {
     "set": Net("set_patch", None, "InstaGAN's set discriminator, --n_layers_D strided convs"),
@@ -57,6 +69,8 @@ DISCRIMINATORS: dict[str, Net] = {
     "basic_256": Net("patch", 3, "PatchGAN with 3 strided convs (BicycleGAN's for 256 pixels)"),
     "basic_128_multi": Net("multi_patch", 2, "--num_Ds PatchGANs of 2 strided convs on ever coarser scales"),
     "basic_256_multi": Net("multi_patch", 3, "--num_Ds PatchGANs of 3 strided convs on ever coarser scales"),
+    "ms_image": Net("ms_image", None, "MUNIT's and UNIT's --num_scales PatchGANs of --n_layers_D strided convs on ever "
+                                      "coarser scales"),
 }
 ENCODERS: dict[str, Net] = {
     "resnet_128": Net("resnet_encoder", 4, "conv and 3 residual down blocks"),
@@ -68,7 +82,7 @@ ENCODERS: dict[str, Net] = {
 
 def check_size(opt: argparse.Namespace, flag: str, net: Net) -> None:
     """Refuse a crop (--fineSizeH/W) that `net`, chosen by `flag`, cannot take (at parse time, in one line)."""
-    smallest, multiple = net.size_rule(opt.n_layers_D)
+    smallest, multiple = net.size_rule(opt.n_layers_D, getattr(opt, "n_downsample", 2), getattr(opt, "num_scales", 1))
     h, w = opt.fineSizeH, opt.fineSizeW
     if min(h, w) < smallest or h % multiple or w % multiple:
         rule = f"at least {smallest} pixels per side" + (f", multiples of {multiple}" if multiple > 1 else "")
@@ -137,3 +151,26 @@ def define_E(input_nc: int, nz: int, nef: int, netE: str, norm: str, init_type: 
     norm_layer = None if norm == "none" else get_norm_layer(norm)
     build = resnet_encoder if net.family == "resnet_encoder" else conv_encoder
     return init_weights(build(input_nc, nz, nef, net.depth, norm_layer), init_type, init_gain)
+
+
+def define_translator(netG: str, input_dim: int, dim: int, n_downsample: int, n_res: int, activ: str, pad_type: str,
+                      style_dim: int = 8, mlp_dim: int = 256, init_type: str | None = "kaiming",
+                      init_gain: float = 0.02) -> nn.Module:
+    """MUNIT's (`adain`) or UNIT's (`vae`) generator of one domain; init_type None keeps PyTorch's initialisation
+    (to repeat the authors' random draws, which initialise later)."""
+    net = _lookup(GENERATORS, netG, "generator")
+    if net.family == "munit":
+        model = AdaINGenerator(input_dim, dim, style_dim, n_downsample, n_res, mlp_dim, activ, pad_type)
+    elif net.family == "unit":
+        model = VAEGenerator(input_dim, dim, n_downsample, n_res, activ, pad_type)
+    else:
+        raise ValueError(f"'{netG}' is not a MUNIT or UNIT generator")
+    return init_weights(model, init_type, init_gain) if init_type else model
+
+
+def define_ms_image_D(input_dim: int, dim: int, n_layer: int, num_scales: int, norm: str, activ: str, pad_type: str,
+                      init_type: str | None = "normal", init_gain: float = 0.02) -> nn.Module:
+    """MUNIT's and UNIT's multi-scale discriminator (`--netD ms_image`); norm in the authors' names (none, in, ln,
+    bn)."""
+    model = MsImageDiscriminator(input_dim, dim, n_layer, num_scales, norm, activ, pad_type)
+    return init_weights(model, init_type, init_gain) if init_type else model
