@@ -2,6 +2,8 @@
 
 `python test.py --dataroot DATA --name NAME --model insta_gan [flags]` writes
 `RESULTS_DIR/NAME/{phase}_{epoch}/index.html` and `images/{name}_{visual}.png`.
+`python test.py --config CONFIG --checkpoint gen_XXXXXXXX.pt --input IMAGE --a2b 1 --output_folder OUT` is the
+authors' MUNIT/UNIT interface (models/single_image_test.py).
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from data import create_dataloader
-from models import create_model
+from models import create_model, single_image_test
 from models.run_state import load_label
 from options.test_options import TestOptions
 from util.checkpoint import written_aside
@@ -58,6 +60,8 @@ def warn_if_trained_otherwise(opt) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if single_image_test.is_single_image_command(argv or []):   # MUNIT's and UNIT's authors' interface
+        return single_image_test.main(argv)
     options = TestOptions()
     opt = options.parse(argv)
     warn_if_trained_otherwise(opt)

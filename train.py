@@ -16,6 +16,7 @@ import argparse
 import math
 import sys
 import time
+from contextlib import ExitStack
 from functools import partial
 from typing import Mapping, Sequence
 
@@ -33,6 +34,7 @@ from util import distributed
 from util.cli import run_cli
 from util.errors import UserError
 from util.log import logger
+from util.progress import ProgressLine
 from util.seed import seed_all
 from util.visualizer import Visualizer
 
@@ -127,17 +129,25 @@ def train_loop(options: TrainOptions, opt: argparse.Namespace, loader: DataLoade
         run_state.save_checkpoint
     last_good = run_state.net_path(model.save_dir, run_state.load_label(opt), "*") if opt.continue_train else None
     resume_at = position.epoch + position.epoch_iter / len(loader.dataset)
+    resume_step = position.total_steps         # the loggers' steps (samples trained) go on from here
     visualizer = None                          # process 0, from the first iteration that trained
     dataset_size = len(loader.dataset)
     logger.info("training %s on %d images per epoch, seed %d, %d process(es)", opt.name, dataset_size, opt.seed,
                 distributed.world_size())
     last_epoch = opt.niter + opt.niter_decay
+    iterations_left = model.iterations_left()
+    if iterations_left == 0:                   # the model's own limit (MUNIT's and UNIT's --max_iter) reached
+        last_epoch = position.epoch - 1
+    elif iterations_left is not None:          # it may come first
+        later = max(iterations_left - (len(loader) - position.batches_done), 0)
+        last_epoch = min(last_epoch, position.epoch + math.ceil(later / len(loader)))
     started = None                             # when the first iteration began, for --time_limit
     if position.epoch > last_epoch:
-        logger.warning("nothing to train: the checkpoint is at the end of epoch %d = --niter + --niter_decay",
-                       last_epoch)
-    with logging_redirect_tqdm(loggers=[logger]):
+        logger.warning("nothing to train: the checkpoint is at the end of training (epoch %d: --niter + "
+                       "--niter_decay, or --max_iter)", last_epoch)
+    with logging_redirect_tqdm(loggers=[logger]), ExitStack() as closing:
         bars = None if folder else True        # tqdm: shown on a terminal, in process 0 only
+        progress = ProgressLine(opt.log_interval_s, enabled=None if folder else False)  # off a terminal
         for epoch in tqdm(range(position.epoch, last_epoch + 1), desc="epochs", unit="epoch", disable=bars):
             epoch_start = time.time()
             if isinstance(loader.sampler, DistributedSampler):
@@ -162,23 +172,30 @@ def train_loop(options: TrainOptions, opt: argparse.Namespace, loader: DataLoade
                 check_finite(losses, epoch, position.total_steps, last_good)
                 if folder and visualizer is None:  # trained: now this run may write its options, logs, pages
                     folder.started()
-                    visualizer = Visualizer(opt, resume_at=resume_at)
+                    visualizer = closing.enter_context(Visualizer(opt, resume_at=resume_at, resume_step=resume_step,
+                                                                  options_text=options.format_options(opt)))
                     options.save(opt, folder.path)
                 position.g_loss_sum += sum(v for k, v in losses.items() if not k.startswith("D"))
                 bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
+                progress.update(epoch, last_epoch, position.epoch_iter, dataset_size, position.total_steps)
 
                 total = position.total_steps
                 show, save_page = crossed(total, batch, opt.display_freq), crossed(total, batch, opt.update_html_freq)
                 if visualizer and (show or save_page):
-                    visualizer.display_current_results(model.get_current_visuals(), epoch, save_page)
+                    visualizer.display_current_results(model.get_current_visuals(), epoch, save_page, step=total)
                 if visualizer and crossed(total, batch, opt.print_freq):
                     visualizer.print_current_losses(epoch, position.epoch_iter, losses,
                                                     (time.time() - iter_start) / batch, t_data)
-                    visualizer.plot_current_losses(epoch, position.epoch_iter / dataset_size, losses)
+                    visualizer.plot_current_losses(epoch, position.epoch_iter / dataset_size, losses, step=total)
                 if crossed(total, batch, opt.save_latest_freq):
                     label = f"iter_{total}" if opt.save_by_iter else "latest"
                     logger.info("saving the %s model (epoch %d, total_steps %d)", label, epoch, total)
                     last_good = save_checkpoint(model, label, position, epoch_state)
+                if model.iterations_left() == 0:   # MUNIT's and UNIT's --max_iter
+                    check_identical(model)
+                    save_checkpoint(model, "latest", position, epoch_state)
+                    logger.info("--max_iter reached at epoch %d: saved the latest model", epoch)
+                    return 0
                 timed_out, terminated = out_of_time(started, opt.time_limit), distributed.any_rank(stop[0])
                 if timed_out or terminated:
                     check_identical(model)

@@ -25,12 +25,12 @@ import torch.nn as nn
 
 from options.base_options import BothSides
 from util import distributed
-from util.errors import OptionError, UserError
+from util.errors import OptionError
 from util.log import logger
 from . import run_state
 from .base_model import BaseModel
 from .losses import MultiScaleGANLoss, VGGPerceptualLoss
-from .networks import DISCRIMINATORS, GENERATORS, check_size, define_ms_image_D, define_translator
+from .networks import DISCRIMINATORS, check_size, define_ms_image_D, define_translator
 from .networks.conv_blocks import ACTIVATIONS, PAD_TYPES
 
 # the authors' YAML keys -> the flags they set (train-only flags are skipped at test time); nested keys joined by '.'
@@ -92,6 +92,7 @@ class AutoEncoderGANModel(BaseModel):
     `translate` and its own flags."""
 
     netG = ""
+    cycle_losses: tuple[str, ...] = ()     # the loss names of the cycle L1, computed when recon_x_cyc_w > 0
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
@@ -142,16 +143,22 @@ class AutoEncoderGANModel(BaseModel):
         return parser
 
     @classmethod
-    def config_defaults(cls, parser: argparse.ArgumentParser, opt: argparse.Namespace) -> dict[str, object]:
-        """--config's values as parser defaults, for the flags this run has; other keys are named once."""
+    def config_defaults(cls, parser: argparse.ArgumentParser, opt: argparse.Namespace,
+                        is_train: bool) -> dict[str, object]:
+        """--config's values as parser defaults, for the flags this run has; other keys are named once. At test
+        time images are resized to new_size and not cropped, as the authors' test.py."""
         if not opt.config:
             return {}
         dests = {action.dest for action in parser._actions}
+        keys = dict(CONFIG_KEYS)
+        if not is_train:
+            keys.update({"new_size": ("loadSizeH", "loadSizeW", "fineSizeH", "fineSizeW"), "crop_image_height": (),
+                         "crop_image_width": ()})
         defaults: dict[str, object] = {}
         unknown = []
         for key, value in read_config(opt.config).items():
-            if key in CONFIG_KEYS:
-                for dest in CONFIG_KEYS[key]:
+            if key in keys:
+                for dest in keys[key]:
                     if dest in dests:
                         defaults[dest] = INIT_TYPES.get(value, value) if dest == "init_type" else value
             elif key not in UNUSED_KEYS:
@@ -194,6 +201,9 @@ class AutoEncoderGANModel(BaseModel):
         self.netgen_a, self.netgen_b = self.place(gen_a), self.place(gen_b)
         if not self.isTrain:
             return
+        # the losses this run computes: the authors skip the cycle with weight 0, the VGG loss is theirs with vgg_w
+        self.loss_names = [n for n in self.loss_names if opt.recon_x_cyc_w > 0 or n not in self.cycle_losses]
+        self.loss_names += ["gen_vgg_a", "gen_vgg_b"] * (opt.vgg_w > 0)
         self.netdis_a, self.netdis_b = (self.place(define_ms_image_D(
             nc, opt.ndf, opt.n_layers_D, opt.num_scales, opt.dis_norm, opt.dis_activ, opt.dis_pad_type))
             for nc in (opt.input_nc, opt.output_nc))
@@ -249,8 +259,8 @@ class AutoEncoderGANModel(BaseModel):
         """Training iterations done (the schedule's step count, saved with it)."""
         return self.schedulers[0].last_epoch
 
-    def training_done(self) -> bool:
-        return self.iterations >= self.opt.max_iter
+    def iterations_left(self) -> int:
+        return max(self.opt.max_iter - self.iterations, 0)
 
     def update_learning_rate(self, metric: float = 0.0) -> float:
         """Per epoch: nothing to step (the schedule is per iteration); says the rate."""
@@ -275,8 +285,9 @@ class AutoEncoderGANModel(BaseModel):
         self.optimizer_D.zero_grad(set_to_none=True)
         with torch.no_grad():
             fake_A, fake_B = self.translate_random(self.real_A, self.real_B)
-        losses["dis_a"] = self.criterionGAN(self.netdis_a(fake_A), False) + self.criterionGAN(self.netdis_a(self.real_A), True)
-        losses["dis_b"] = self.criterionGAN(self.netdis_b(fake_B), False) + self.criterionGAN(self.netdis_b(self.real_B), True)
+        for name, dis, fake, real in (("dis_a", self.netdis_a, fake_A, self.real_A),
+                                      ("dis_b", self.netdis_b, fake_B, self.real_B)):
+            losses[name] = self.criterionGAN(dis(fake), False) + self.criterionGAN(dis(real), True)
         (self.opt.gan_w * (losses["dis_a"] + losses["dis_b"])).backward()
         self.sync_gradients([self.netdis_a, self.netdis_b], mean=True)
         self.optimizer_D.step()

@@ -33,7 +33,8 @@ class BaseModel:
         return parser
 
     @classmethod
-    def config_defaults(cls, parser: argparse.ArgumentParser, opt: argparse.Namespace) -> dict[str, object]:
+    def config_defaults(cls, parser: argparse.ArgumentParser, opt: argparse.Namespace,
+                        is_train: bool) -> dict[str, object]:
         """Defaults read from a file the flags name (MUNIT's and UNIT's --config); flags still win."""
         return {}
 
@@ -152,9 +153,10 @@ class BaseModel:
         with torch.no_grad(), self.autocast():
             self.forward()
 
-    def training_done(self) -> bool:
-        """Whether training ends after this iteration whatever the epochs (MUNIT's and UNIT's --max_iter)."""
-        return False
+    def iterations_left(self) -> int | None:
+        """Iterations (batches) before training ends whatever the epochs (MUNIT's and UNIT's --max_iter); None: the
+        epochs decide."""
+        return None
 
     def update_learning_rate(self, metric: float = 0.0) -> float:
         for s in self.schedulers:

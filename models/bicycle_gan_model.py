@@ -64,8 +64,6 @@ class BicycleGANModel(BaseModel):
                                 save_latest_freq=10000, lr_decay_iters=100)
             p.add_argument("--variant", type=str, default="bicycle", choices=VARIANTS,
                            help="bicycle: both cycles; cvae_gan or clr_gan: one cycle alone (the paper's ablations)")
-            p.add_argument("--gan_mode", type=str, default="lsgan", choices=["lsgan", "vanilla"],
-                           help="least squares or the original cross-entropy GAN loss")
             p.add_argument("--lambda_L1", type=float, default=10.0, help="weight of |B - G(A, E(B))|")
             p.add_argument("--lambda_GAN", type=float, default=1.0, help="weight of D's loss on G(A, E(B))")
             p.add_argument("--lambda_GAN2", type=float, default=1.0, help="weight of D2's loss on G(A, z_random)")

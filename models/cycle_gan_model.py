@@ -2,8 +2,10 @@
 
 CycleGAN translates whole images; CycleGAN+Seg (`cycle_gan_seg`, the paper's ablation) adds the union of
 the instance masks as one more input and output channel, so it sees where the instances are but not which
-is which. Both read `unaligned_seg` data so that their result pages carry the input masks under the same
-visual names as InstaGAN's (real_A_img, fake_B_img, rec_A_img, real_A_seg, ...) and one evaluator reads all.
+is which. On `unaligned_seg` data (CycleGAN+Seg's only mode) their result pages carry the input masks under the
+same visual names as InstaGAN's (real_A_img, fake_B_img, rec_A_img, real_A_seg, ...), so one evaluator reads all;
+on `unaligned` data (CycleGAN's default, pytorch-CycleGAN-and-pix2pix's layout) the visuals have that repository's
+names (real_A, fake_B, rec_A, idt_B while training, ...), and so have the result images.
 """
 from __future__ import annotations
 
@@ -25,22 +27,28 @@ class CycleGANModel(BaseModel):
     with_seg = False     # CycleGAN+Seg: the merged mask is an extra image channel
     loss_names = ["D_A", "G_A", "cyc_A", "idt_A", "D_B", "G_B", "cyc_B", "idt_B"]
 
-    @staticmethod
-    def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
-        parser.set_defaults(no_dropout=True, netG="basic", netD="basic")
+    @classmethod
+    def modify_commandline_options(cls, parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
+        """pytorch-CycleGAN-and-pix2pix's defaults: 9-block ResNet, 70x70 PatchGAN, instance norm, no dropout,
+        286 -> 256 crops of unpaired folders (CycleGAN+Seg: with their masks), least squares GAN, pool of 50, visdom
+        grids 4 images wide."""
+        parser.set_defaults(no_dropout=True, netG="resnet_9blocks", netD="basic", norm="instance",
+                            dataset_mode="unaligned_seg" if cls.with_seg else "unaligned", loadSizeH=286, loadSizeW=286,
+                            fineSizeH=256, fineSizeW=256)
         parser.add_argument("--double_width", action="store_true",
                             help="double ngf and ndf: about as many parameters as InstaGAN's two-branch networks "
                                  "(the paper's equal-parameter comparison)")
         if is_train:
+            parser.set_defaults(display_ncols=4)
             parser.add_argument("--lambda_A", type=float, default=10.0, help="weight of the A->B->A cycle loss")
             parser.add_argument("--lambda_B", type=float, default=10.0, help="weight of the B->A->B cycle loss")
-            parser.add_argument("--lambda_idt", type=float, default=0.5,
+            parser.add_argument("--lambda_idt", "--lambda_identity", type=float, default=0.5,
                                 help="identity loss weight, relative to lambda_A/lambda_B")
         return parser
 
     @classmethod
     def validate_options(cls, opt: argparse.Namespace) -> None:
-        if GENERATORS[opt.netG].family == "set" or DISCRIMINATORS[opt.netD].family != "patch":
+        if GENERATORS[opt.netG].family not in ("resnet", "unet") or DISCRIMINATORS[opt.netD].family != "patch":
             raise OptionError(f"--model {opt.model} needs image networks and a PatchGAN (e.g. --netG basic --netD "
                               f"basic)")
         modes = ("unaligned_seg",) if cls.with_seg else ("unaligned_seg", "unaligned")
@@ -56,9 +64,12 @@ class CycleGANModel(BaseModel):
         self.net_names = ["G_A", "G_B", "D_A", "D_B"] if self.isTrain else ["G_A", "G_B"]
         seg = int(self.with_seg)
         width = 2 if opt.double_width else 1
-        names = ["real_A_img", "fake_B_img", "rec_A_img", "real_B_img", "fake_A_img", "rec_B_img"]
         if opt.dataset_mode == "unaligned_seg":
-            names += ["real_A_seg", "real_B_seg"] + (["fake_B_seg", "rec_A_seg", "fake_A_seg", "rec_B_seg"] if seg else [])
+            names = ["real_A_img", "fake_B_img", "rec_A_img", "real_B_img", "fake_A_img", "rec_B_img", "real_A_seg",
+                     "real_B_seg"] + (["fake_B_seg", "rec_A_seg", "fake_A_seg", "rec_B_seg"] if seg else [])
+        else:
+            idt = self.isTrain and opt.lambda_idt > 0
+            names = ["real_A", "fake_B", "rec_A"] + ["idt_B"] * idt + ["real_B", "fake_A", "rec_B"] + ["idt_A"] * idt
         self.visual_names = names
         g = dict(netG=opt.netG, norm=opt.norm, use_dropout=not opt.no_dropout, n_blocks=opt.n_blocks,
                  init_type=opt.init_type, init_gain=opt.init_gain, upsample=opt.upsample,
@@ -72,7 +83,7 @@ class CycleGANModel(BaseModel):
             self.netD_B = self.place(define_D(opt.input_nc + seg, opt.ndf * width, **d))
             self.fake_A_pool = ImagePool(opt.pool_size)
             self.fake_B_pool = ImagePool(opt.pool_size)
-            self.criterionGAN = GANLoss(use_lsgan=not opt.no_lsgan)
+            self.criterionGAN = GANLoss(use_lsgan=opt.gan_mode == "lsgan")
             self.criterionL1 = torch.nn.L1Loss()
             self.make_optimizers([self.netG_A, self.netG_B], [self.netD_A, self.netD_B])
 

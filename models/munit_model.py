@@ -27,6 +27,7 @@ from .losses import mean_l1
 @register_model("munit")
 class MUNITModel(AutoEncoderGANModel):
     netG = "adain"
+    cycle_losses = ("gen_cycrecon_x_a", "gen_cycrecon_x_b")
     loss_names = ["dis_a", "dis_b", "gen_adv_a", "gen_adv_b", "gen_recon_x_a", "gen_recon_x_b", "gen_recon_s_a",
                   "gen_recon_s_b", "gen_recon_c_a", "gen_recon_c_b", "gen_cycrecon_x_a", "gen_cycrecon_x_b"]
 
@@ -56,9 +57,6 @@ class MUNITModel(AutoEncoderGANModel):
 
     def __init__(self, opt: argparse.Namespace):
         super().__init__(opt)
-        if self.isTrain:       # the losses this run computes (the authors skip the cycle with weight 0)
-            self.loss_names = [n for n in self.loss_names if opt.recon_x_cyc_w > 0 or n not in ("gen_cycrecon_x_a", "gen_cycrecon_x_b")]
-            self.loss_names += ["gen_vgg_a", "gen_vgg_b"] * (opt.vgg_w > 0)
         if not self.isTrain:
             # one stream of styles per direction: the same --seed gives the same styles at any --batch_size
             self.style_streams = {source: torch.Generator().manual_seed(opt.seed + i) for i, source in enumerate("AB")}

@@ -28,11 +28,12 @@ class Pix2PixModel(BaseModel):
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
-        """pix2pix's defaults: U-Net, PatchGAN, batch norm, paired data at 286 -> 256 crops, vanilla GAN, no pool."""
+        """pix2pix's defaults (pytorch-CycleGAN-and-pix2pix's): U-Net 256 with dropout, 70x70 PatchGAN, batch norm,
+        paired data at 286 -> 256 crops, vanilla GAN, no pool, L1 x100, visdom grids 4 images wide."""
         parser.set_defaults(netG="unet_256", netD="basic", norm="batch", dataset_mode="aligned", loadSizeH=286,
                             loadSizeW=286, fineSizeH=256, fineSizeW=256)
         if is_train:
-            parser.set_defaults(pool_size=0, no_lsgan=True)
+            parser.set_defaults(pool_size=0, gan_mode="vanilla", display_ncols=4)
             parser.add_argument("--lambda_L1", type=float, default=100.0, help="weight of the L1 loss")
         return parser
 
@@ -58,7 +59,7 @@ class Pix2PixModel(BaseModel):
             self.netD = self.place(define_D(opt.input_nc + opt.output_nc, opt.ndf, opt.netD, opt.n_layers_D, opt.norm,
                                             opt.init_type, opt.init_gain))
             self.fake_AB_pool = ImagePool(opt.pool_size)
-            self.criterionGAN = GANLoss(use_lsgan=not opt.no_lsgan)
+            self.criterionGAN = GANLoss(use_lsgan=opt.gan_mode == "lsgan")
             self.criterionL1 = nn.L1Loss()
             self.make_optimizers([self.netG], [self.netD])
 

@@ -25,7 +25,7 @@ from torchvision import transforms
 from torchvision.utils import save_image
 
 from data.image_folder import load_image
-from options.base_options import _Parser as OptionParser
+from options.base_options import OptionParser
 from util.errors import OptionError
 from util.log import logger
 from . import run_state

@@ -28,6 +28,7 @@ from .networks.unit_generator import share_layers
 @register_model("unit")
 class UNITModel(AutoEncoderGANModel):
     netG = "vae"
+    cycle_losses = ("gen_cyc_x_a", "gen_cyc_x_b")
     loss_names = ["dis_a", "dis_b", "gen_adv_a", "gen_adv_b", "gen_recon_x_a", "gen_recon_x_b", "gen_recon_kl_a",
                   "gen_recon_kl_b", "gen_cyc_x_a", "gen_cyc_x_b", "gen_recon_kl_cyc_aba", "gen_recon_kl_cyc_bab"]
 
@@ -56,12 +57,6 @@ class UNITModel(AutoEncoderGANModel):
                     raise OptionError(f"--{name} must be >= 0, got {getattr(opt, name)}")
         elif opt.style:
             raise OptionError("--style is MUNIT's: UNIT translates without a style")
-
-    def __init__(self, opt: argparse.Namespace):
-        super().__init__(opt)
-        if self.isTrain:       # the losses this run computes (the authors skip the cycle with weight 0)
-            self.loss_names = [n for n in self.loss_names if opt.recon_x_cyc_w > 0 or n not in ("gen_cyc_x_a", "gen_cyc_x_b")]
-            self.loss_names += ["gen_vgg_a", "gen_vgg_b"] * (opt.vgg_w > 0)
 
     def tie(self, gen_a: nn.Module, gen_b: nn.Module) -> None:
         share_layers(gen_a, gen_b, self.opt.shared_layers)

@@ -22,20 +22,70 @@ from util.errors import OptionError
 from util.log import logger
 
 
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are `OptionError`s (one line, no usage dump)."""
+def _remember(parser: argparse.ArgumentParser, dests: Sequence[str], option_string: str | None, value) -> None:
+    """Note which spelling set `dests` on the command line (see `OptionParser.given`)."""
+    if option_string is not None and isinstance(parser, OptionParser):
+        for dest in dests:
+            parser.given.setdefault(dest, []).append((option_string, value))
+
+
+def _remembering(action: type[argparse.Action]) -> type[argparse.Action]:
+    """`action`, noting the spelling and the value it stored."""
+    class Remembering(action):  # type: ignore[valid-type, misc]
+        def __call__(self, parser, namespace, values, option_string=None):
+            super().__call__(parser, namespace, values, option_string)
+            _remember(parser, [self.dest], option_string, getattr(namespace, self.dest))
+    return Remembering
+
+
+class OptionParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are `OptionError`s (one line, no usage dump).
+
+    Many options have two or three spellings (the InstaGAN reference's of 2018, pytorch-CycleGAN-and-pix2pix's
+    current ones, some of 2017). Every store action of this parser, the models' included, notes in `given` which
+    spelling set which option in the last parse: `settle_spellings` then tells a user who gave two of them which
+    one counts, and the options can tell a flag given from a default.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.given: dict[str, list[tuple[str, object]]] = {}
+        for name in (None, "store", "store_const", "store_true", "store_false"):
+            self.register("action", name, _remembering(self._registry_get("action", name)))
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        self.given = {}
+        return super().parse_known_args(args, namespace)
 
     def error(self, message: str):  # type: ignore[override]
         raise OptionError(message)
 
 
-class _Square(argparse.Action):
+def settle_spellings(given: dict[str, list[tuple[str, object]]]) -> None:
+    """Two spellings of one option on one command line: with the same value, one log line says so; with different
+    values, an `OptionError` (which one was meant cannot be guessed)."""
+    same: dict[tuple[tuple[str, ...], str], list[str]] = {}
+    for dest, uses in given.items():
+        spellings = tuple(dict.fromkeys(spelling for spelling, _ in uses))
+        if len(spellings) < 2:
+            continue
+        values = dict(uses)                      # the last value of each spelling
+        if len({str(v) for v in values.values()}) > 1:
+            said = " and ".join(f"{spelling} {value}" for spelling, value in values.items())
+            raise OptionError(f"{said} set one option ({dest}) to different values: give one of them")
+        same.setdefault((spellings, str(uses[-1][1])), []).append(dest)
+    for (spellings, value), dests in same.items():
+        logger.info("%s are spellings of one option: %s = %s", " and ".join(spellings), ", ".join(dests), value)
+
+
+class BothSides(argparse.Action):
     """`--load_size N` / `--crop_size N` (the current pix2pix/CycleGAN/BicycleGAN spelling): both sides N, stored
     in the reference's --loadSizeH/W or --fineSizeH/W (the names opt.txt shows)."""
 
     def __call__(self, parser, namespace, values, option_string=None):
         for side in ("H", "W"):
             setattr(namespace, self.dest + side, values)
+        _remember(parser, [self.dest + "H", self.dest + "W"], option_string, values)
 
 
 def _gpu_ids(text: str) -> list[int]:
@@ -56,23 +106,28 @@ class BaseOptions:
         from models import model_names
 
         p = parser
-        p.add_argument("--dataroot", required=True, help="folder with {phase}A, {phase}B (and _seg) subfolders")
-        p.add_argument("--batch_size", type=int, default=1, help="input batch size")
-        p.add_argument("--loadSizeW", type=int, default=220, help="resize images to this width")
-        p.add_argument("--loadSizeH", type=int, default=220, help="resize images to this height")
+        # not required=True: `--model M --help` must show M's flags without a --dataroot (checked in `parse`)
+        p.add_argument("--dataroot", help="(required) folder with {phase}A, {phase}B (and _seg) subfolders")
+        p.add_argument("--batch_size", "--batchSize", type=int, default=1, help="input batch size")
+        p.add_argument("--loadSizeW", type=int, default=220,
+                       help="resize images to this width (test.py: to --fineSizeW unless given)")
+        p.add_argument("--loadSizeH", type=int, default=220,
+                       help="resize images to this height (test.py: to --fineSizeH unless given)")
         p.add_argument("--fineSizeW", type=int, default=200, help="then crop to this width")
         p.add_argument("--fineSizeH", type=int, default=200, help="then crop to this height")
-        p.add_argument("--load_size", dest="loadSize", type=int, action=_Square, default=argparse.SUPPRESS,
-                       help="--loadSizeH and --loadSizeW at once")
-        p.add_argument("--crop_size", dest="fineSize", type=int, action=_Square, default=argparse.SUPPRESS,
-                       help="--fineSizeH and --fineSizeW at once")
+        p.add_argument("--load_size", "--loadSize", dest="loadSize", type=int, action=BothSides,
+                       default=argparse.SUPPRESS, help="--loadSizeH and --loadSizeW at once")
+        p.add_argument("--crop_size", "--fineSize", dest="fineSize", type=int, action=BothSides,
+                       default=argparse.SUPPRESS, help="--fineSizeH and --fineSizeW at once")
         p.add_argument("--display_winsize", type=int, default=256, help="display window size (visdom and HTML)")
         p.add_argument("--input_nc", type=int, default=3, help="# of input image channels")
         p.add_argument("--output_nc", type=int, default=3, help="# of output image channels")
         p.add_argument("--ngf", type=int, default=64, help="# of generator filters in the first conv layer")
         p.add_argument("--ndf", type=int, default=64, help="# of discriminator filters in the first conv layer")
-        p.add_argument("--netG", type=str, default="set", choices=list(GENERATORS), help=describe(GENERATORS))
-        p.add_argument("--netD", type=str, default="set", choices=list(DISCRIMINATORS), help=describe(DISCRIMINATORS))
+        p.add_argument("--netG", "--which_model_netG", type=str, default="set", choices=list(GENERATORS),
+                       help=describe(GENERATORS))
+        p.add_argument("--netD", "--which_model_netD", type=str, default="set", choices=list(DISCRIMINATORS),
+                       help=describe(DISCRIMINATORS))
         p.add_argument("--n_layers_D", type=int, default=3,
                        help="strided convs of the set and n_layers discriminators (basic: always 3)")
         p.add_argument("--n_blocks", type=int, default=9, help="residual blocks in set/basic generators")
@@ -90,11 +145,11 @@ class BaseOptions:
         p.add_argument("--dataset_mode", type=str, default="unaligned_seg", choices=dataset_modes(),
                        help="how the data set is read")
         p.add_argument("--model", type=str, default="insta_gan", choices=model_names(), help="which model to use")
-        p.add_argument("--direction", type=str, default="AtoB", choices=["AtoB", "BtoA"])
-        p.add_argument("--epoch", type=str, default="latest", help="which epoch to load")
+        p.add_argument("--direction", "--which_direction", type=str, default="AtoB", choices=["AtoB", "BtoA"])
+        p.add_argument("--epoch", "--which_epoch", type=str, default="latest", help="which epoch to load")
         p.add_argument("--load_iter", type=int, default=0,
                        help="if > 0, load the checkpoint saved at this iteration (iter_N) instead of --epoch")
-        p.add_argument("--num_threads", type=int, default=4, help="# data loading workers")
+        p.add_argument("--num_threads", "--nThreads", type=int, default=4, help="# data loading workers")
         p.add_argument("--checkpoints_dir", type=str, default="./checkpoints", help="models are saved here")
         p.add_argument("--norm", type=str, default="instance", choices=["instance", "batch", "none"],
                        help="instance or batch normalization")
@@ -103,7 +158,7 @@ class BaseOptions:
         p.add_argument("--no_dropout", action="store_true", help="no dropout in the generator")
         p.add_argument("--max_dataset_size", type=float, default=float("inf"),
                        help="use at most this many images per domain")
-        p.add_argument("--resize_or_crop", type=str, default="resize_and_crop",
+        p.add_argument("--resize_or_crop", "--preprocess", type=str, default="resize_and_crop",
                        choices=["resize_and_crop", "resize", "crop", "none"],
                        help="preprocessing: resize to loadSize then crop to fineSize, or a part of it")
         p.add_argument("--no_flip", action="store_true", help="do not flip images for augmentation")
@@ -126,13 +181,23 @@ class BaseOptions:
         from data import get_dataset_class
         from models import get_model_class
 
-        parser = self.initialize(_Parser(formatter_class=argparse.ArgumentDefaultsHelpFormatter))
+        # -h is answered by the last parse only, once the model and data mode have added their flags and defaults
+        parser = self.initialize(OptionParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                                              add_help=False))
         opt, _ = parser.parse_known_args(argv)
-        parser = get_model_class(opt.model).modify_commandline_options(parser, self.is_train)
+        model_class = get_model_class(opt.model)
+        parser = model_class.modify_commandline_options(parser, self.is_train)
+        opt, _ = parser.parse_known_args(argv)
+        parser.set_defaults(**model_class.config_defaults(parser, opt, self.is_train))
         opt, _ = parser.parse_known_args(argv)
         parser = get_dataset_class(opt.dataset_mode).modify_commandline_options(parser, self.is_train)
+        parser.add_argument("-h", "--help", action="help",
+                            help="show the flags and defaults of this --model and --dataset_mode, then exit")
         self.parser = parser
         return parser.parse_args(argv)
+
+    def complete(self, opt: argparse.Namespace) -> None:
+        """Set the values that follow from other flags, before they are checked (see the subclasses)."""
 
     def validate(self, opt: argparse.Namespace) -> None:
         """Reject impossible values with one readable line."""
@@ -158,6 +223,9 @@ class BaseOptions:
         if opt.max_dataset_size < 1:
             raise OptionError(f"--max_dataset_size must be >= 1, got {opt.max_dataset_size}")
         generator = GENERATORS[opt.netG]
+        if "n_blocks" in self.given and generator.family == "resnet" and generator.depth not in (None, opt.n_blocks):
+            raise OptionError(f"--n_blocks {opt.n_blocks} does not apply to --netG {opt.netG}, which has "
+                              f"{generator.depth} blocks: use --netG basic for --n_blocks blocks")
         if opt.resize_or_crop != "none":
             check_size(opt, f"--netG {opt.netG}", generator)
         if generator.family in ("set", "resnet") and opt.upsample not in UPSAMPLING:
@@ -179,7 +247,12 @@ class BaseOptions:
     def parse(self, argv: Sequence[str] | None = None) -> argparse.Namespace:
         """Parse, validate and complete the options; writes nothing."""
         opt = self.gather_options(argv)
+        if opt.dataroot is None:
+            raise OptionError("the following arguments are required: --dataroot")
+        settle_spellings(self.parser.given)
+        self.given = set(self.parser.given)      # the options set on the command line (not defaults)
         opt.isTrain = self.is_train
+        self.complete(opt)
         if opt.seed is None:
             opt.seed = random.SystemRandom().randrange(2**31)
         if opt.suffix:

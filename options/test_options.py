@@ -1,4 +1,4 @@
-"""Options of test.py. Test runs take images in order, without flipping or visdom."""
+"""Options of test.py. Test runs take images in order, without cropping at random, flipping or visdom."""
 import argparse
 
 from .base_options import BaseOptions
@@ -14,8 +14,15 @@ class TestOptions(BaseOptions):
         p.add_argument("--aspect_ratio", type=float, default=1.0, help="aspect ratio of saved result images")
         p.add_argument("--phase", type=str, default="test", help="train, val, test, ...")
         p.add_argument("--eval", action="store_true", help="put the networks in eval mode")
-        p.add_argument("--num_test", type=int, default=50, help="how many test images to run")
+        p.add_argument("--num_test", "--how_many", type=int, default=50, help="how many test images to run")
         return p
+
+    def complete(self, opt: argparse.Namespace) -> None:
+        """As pytorch-CycleGAN-and-pix2pix's test.py: images are resized to the crop size unless a load size is
+        given, so that nothing is cropped at random (models' training defaults, e.g. 286 -> 256, do not apply)."""
+        for side in ("H", "W"):
+            if "loadSize" + side not in self.given:
+                setattr(opt, "loadSize" + side, getattr(opt, "fineSize" + side))
 
     def validate(self, opt: argparse.Namespace) -> None:
         super().validate(opt)

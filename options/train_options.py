@@ -1,9 +1,19 @@
-"""Options of train.py: display, saving, schedule and optimiser flags of the reference."""
+"""Options of train.py: display, saving, schedule and optimiser flags of the reference, and the loggers."""
 import argparse
 
 from .base_options import BaseOptions
 from metrics import training as held_out
 from util.errors import OptionError
+
+LOGGERS = ("visdom", "html", "tensorboard", "wandb")
+
+
+def _logger_list(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in LOGGERS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown logger {unknown[0]} (choose among {', '.join(LOGGERS)})")
+    return list(dict.fromkeys(names))
 
 
 class TrainOptions(BaseOptions):
@@ -35,9 +45,20 @@ class TrainOptions(BaseOptions):
         p.add_argument("--lr", type=float, default=0.0002, help="initial learning rate (generators)")
         p.add_argument("--lr_D", type=float, default=None,
                        help="discriminators' learning rate (default: --lr, as the reference; the paper used 0.0001)")
-        p.add_argument("--no_lsgan", action="store_true", help="vanilla GAN loss instead of least squares")
+        p.add_argument("--gan_mode", type=str, default="lsgan", choices=["lsgan", "vanilla"],
+                       help="least squares or the original cross-entropy GAN loss")
+        p.add_argument("--no_lsgan", dest="gan_mode", action="store_const", const="vanilla", default=argparse.SUPPRESS,
+                       help="--gan_mode vanilla (the InstaGAN reference's spelling)")
         p.add_argument("--pool_size", type=int, default=50, help="size of the buffer of generated images")
         p.add_argument("--no_html", action="store_true", help="do not save training results to web/")
+        p.add_argument("--logger", type=_logger_list, default=None,
+                       help=f"where training reports, any of {','.join(LOGGERS)} (comma-separated; default: visdom "
+                            "unless --display_id 0, and html unless --no_html)")
+        p.add_argument("--use_wandb", action="store_true", help="add wandb to --logger")
+        p.add_argument("--wandb_project_name", type=str, default="CycleGAN-and-pix2pix",
+                       help="the W&B project of the run (--logger wandb)")
+        p.add_argument("--log_interval_s", type=float, default=60,
+                       help="when stderr is not a terminal (no progress bars): a progress line every this many seconds")
         p.add_argument("--lr_policy", type=str, default="lambda", choices=["lambda", "linear", "step", "plateau", "cosine"],
                        help="lambda (the InstaGAN reference's name) and linear (the current pix2pix/BicycleGAN name): "
                             "--niter epochs at --lr, then --niter_decay epochs of linear decay to 0")
@@ -47,6 +68,24 @@ class TrainOptions(BaseOptions):
                             "first iteration) ran out, saving 'latest' for --continue_train; 0: no limit")
         held_out.add_options(p)    # --eval_freq and its metrics (metrics/training.py)
         return p
+
+    def complete(self, opt: argparse.Namespace) -> None:
+        """--logger is the loggers' one record in opt.txt: by default it follows --display_id (visdom when > 0;
+        pytorch-CycleGAN-and-pix2pix's notebooks pass -1) and --no_html, and --use_wandb adds wandb; --display_id
+        and --no_html are then set to agree with it."""
+        given = opt.logger is not None
+        loggers = opt.logger if given else [name for name, on in (("visdom", opt.display_id > 0),
+                                                                  ("html", not opt.no_html)) if on]
+        if given and "visdom" in loggers and opt.display_id <= 0:
+            raise OptionError(f"--display_id {opt.display_id} switches visdom off but --logger names it: give one of "
+                              f"them")
+        if given and "html" in loggers and opt.no_html:
+            raise OptionError("--no_html switches the HTML page off but --logger names html: give one of them")
+        opt.logger = loggers + (["wandb"] if opt.use_wandb and "wandb" not in loggers else [])
+        del opt.use_wandb
+        if "visdom" not in opt.logger:
+            opt.display_id = 0
+        opt.no_html = "html" not in opt.logger
 
     def validate(self, opt: argparse.Namespace) -> None:
         super().validate(opt)
@@ -62,11 +101,12 @@ class TrainOptions(BaseOptions):
             raise OptionError(f"--time_limit must be >= 0 minutes, got {opt.time_limit:g}")
         if not 0 <= opt.beta1 < 1:
             raise OptionError(f"--beta1 must be in [0, 1), got {opt.beta1}")
-        if opt.display_ncols < 0 or opt.display_id < 0:
-            raise OptionError(f"--display_ncols and --display_id must be >= 0, got {opt.display_ncols} and "
-                              f"{opt.display_id}")
+        if opt.display_ncols < 0:
+            raise OptionError(f"--display_ncols must be >= 0, got {opt.display_ncols}")
         if not 0 < opt.display_port < 65536:
             raise OptionError(f"--display_port must be in 1..65535, got {opt.display_port}")
+        if not opt.log_interval_s >= 0:
+            raise OptionError(f"--log_interval_s must be >= 0, got {opt.log_interval_s:g}")
         if opt.pool_size < 0:
             raise OptionError(f"--pool_size must be >= 0, got {opt.pool_size}")
         if opt.lr <= 0:

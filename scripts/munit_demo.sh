@@ -16,7 +16,7 @@ python datasets/make_shapes_dataset.py --save_root "$DATA"   # skips the files a
 MODEL=(--dataroot "$DATA" --name "$NAME" --model "$MODEL_NAME" --gpu_ids -1 --load_size 64 --crop_size 64
        --ngf 16 --n_res 2 --num_threads 0)
 [ "$MODEL_NAME" = munit ] && MODEL+=(--mlp_dim 64)
-python train.py "${MODEL[@]}" --ndf 16 --n_layers_D 3 --num_scales 2 --batch_size 4 --lr 2e-4 --max_iter 600 \
+python train.py "${MODEL[@]}" --ndf 16 --n_layers_D 3 --num_scales 2 --batch_size 4 --lr 2e-4 --max_iter 2400 \
     --display_id 0 --print_freq 400 --seed 0 --overwrite "$@"
-python test.py "${MODEL[@]}" --num_style 4 --num_test 12 --seed 0
+python test.py "${MODEL[@]}" --num_style 4 --num_test 12 --seed 0 --display_winsize 128
 echo "Results: $(pwd)/results/$NAME/test_latest/index.html"

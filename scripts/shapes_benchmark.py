@@ -63,11 +63,12 @@ CONFIGS = {
     "instagan_no_ctx": Config("InstaGAN, no context loss", ("--model", "insta_gan"), ("--lambda_ctx", "0")),
     "instagan_one_step": Config("InstaGAN, one step", ("--model", "insta_gan"), ("--ins_per", "4", "--ins_max", "4"),
                                 ("--ins_per", str(TEST_INS_MAX), "--ins_max", str(TEST_INS_MAX))),
-    # --netD n_layers: the 3-layer PatchGAN of --netD basic, whose depth --n_layers_D can change like InstaGAN's
-    "cycle_gan": Config("CycleGAN (double width)", ("--model", "cycle_gan", "--double_width", "--netD", "n_layers"),
-                        test=()),
-    "cycle_gan_seg": Config("CycleGAN+Seg (double width)",
-                            ("--model", "cycle_gan_seg", "--double_width", "--netD", "n_layers"), test=()),
+    # --netD n_layers: the 3-layer PatchGAN of --netD basic, whose depth --n_layers_D can change like InstaGAN's;
+    # --netG basic: the ResNet generator with --n_blocks blocks; unaligned_seg: InstaGAN's data and visual names
+    "cycle_gan": Config("CycleGAN (double width)", ("--model", "cycle_gan", "--double_width", "--netD", "n_layers",
+                                                    "--netG", "basic", "--dataset_mode", "unaligned_seg"), test=()),
+    "cycle_gan_seg": Config("CycleGAN+Seg (double width)", ("--model", "cycle_gan_seg", "--double_width", "--netD",
+                                                            "n_layers", "--netG", "basic"), test=()),
 }
 
 

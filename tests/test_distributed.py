@@ -83,7 +83,7 @@ def exact_flags(data: str, ck: str, model: str) -> list[str]:
     flags = ["--dataroot", data, "--checkpoints_dir", ck, "--name", model, *TINY, "--display_id", "0",
              "--loadSizeH", "32", "--loadSizeW", "24", "--resize_or_crop", "resize", "--no_flip", "--serial_batches",
              "--pool_size", "0", "--seed", "5", "--model", model]
-    return flags + (["--ins_max", "4", "--ins_per", "2"] if model == "insta_gan" else [])
+    return flags + (["--ins_max", "4", "--ins_per", "2"] if model == "insta_gan" else ["--netG", "basic"])
 
 
 CASES = [("insta_gan", "adam"), ("insta_gan", "sgd"), ("cycle_gan", "sgd")]
@@ -191,3 +191,19 @@ def test_main_without_torchrun_is_one_process(tiny_data, tmp_path, monkeypatch):
                               "--display_id", "0", "--niter", "1", "--niter_decay", "0", "--seed", "1"]) == 0
     state = read_checkpoint(os.path.join(ck, "one", "latest_train_state.pth"))["run"]
     assert state["processes"] == 1 and state["loader"] is not None
+
+
+@pytest.mark.parametrize("model", ["munit", "unit"])
+def test_torchrun_trains_munit_and_unit_to_max_iter(tmp_path, model):
+    """Their --max_iter counts each process's iterations; the processes end with one model."""
+    fixture = os.path.join(ROOT, "tests", "fixtures", model)
+    ck = str(tmp_path / "ck")
+    proc = torchrun(["--model", model, "--config", os.path.join(fixture, f"{model}_tiny.yaml"), "--dataroot",
+                     os.path.join(ROOT, "tests", "fixtures", "munit", "data"), "--name", "t", "--checkpoints_dir", ck,
+                     "--max_iter", "3", "--batch_size", "2", "--gpu_ids", "-1", "--display_id", "0",
+                     "--num_threads", "0", "--seed", "1"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr.count("2 processes: parameters identical across ranks") == 1, proc.stderr[-3000:]
+    state = read_checkpoint(os.path.join(ck, "t", "latest_train_state.pth"))
+    assert [s["last_epoch"] for s in state["model"]["schedulers"]] == [3, 3]
+    assert state["run"]["position"]["total_steps"] == 12          # 3 iterations of 2 processes x 2 images

@@ -1,8 +1,11 @@
-"""Training feedback (loss log, HTML page of results, loss plot, optional visdom) and test.py's results writer.
+"""Training feedback (loss log, HTML page of results, loss plot, visdom, TensorBoard, W&B) and test.py's results
+writer.
 
-Visdom is optional: without a server the run goes on with one warning instead of a stream of
-connection errors, and the loss log, the HTML page and its loss plot are written either way. The
-program itself never starts a visdom server nor opens a port.
+`--logger` chooses among visdom, html (the page), tensorboard and wandb; the loss log is always written. Visdom
+and the page are the Visualizer's own; TensorBoard and W&B are util/loggers.py's `RunLogger`s, fed the same
+losses, visuals and scores. Every logger is optional: one that cannot start or stops answering costs one warning
+instead of a stream of errors, and the run goes on. The program itself never starts a visdom server nor opens a
+port.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from util.history import keep_entries
 from util.html import HTML
 from util.image import save_image, tensor2im
 from util.log import logger
+from util.loggers import call_each, start_loggers
 
 Visuals = Mapping[str, torch.Tensor]
 
@@ -80,7 +84,9 @@ class Visualizer:
 
     The plotted losses are also kept in `loss_history.jsonl`, so that a run resumed with
     `--continue_train` goes on drawing the curves it had drawn up to where it resumes: `resume_at`, in
-    epochs (epoch + fraction done), by default the start of `--epoch_count`.
+    epochs (epoch + fraction done), by default the start of `--epoch_count`. TensorBoard and W&B
+    (`opt.logger`) get `options_text` once and the losses, visuals and scores at `step`, the samples trained
+    (`resume_step`: where a resumed run goes on from). Use it as a context manager, or `close` it.
     """
 
     _EPOCH_FILE = re.compile(r"^epoch(\d+)_")
@@ -88,7 +94,8 @@ class Visualizer:
     SCORES_PNG = "scores.png"   # held-out scores (--eval_freq), drawn by metrics/training.py
     PAGE_REFRESH = 60   # seconds: an open training page follows the run
 
-    def __init__(self, opt: argparse.Namespace, resume_at: float | None = None) -> None:
+    def __init__(self, opt: argparse.Namespace, resume_at: float | None = None, options_text: str = "",
+                 resume_step: int = 0) -> None:
         self.opt = opt
         self.name = opt.name
         self.display_id = opt.display_id
@@ -107,6 +114,24 @@ class Visualizer:
         self.loss_history = self._restart_history(resume)
         self.vis = self._connect() if self.display_id > 0 else None
         self.page_visuals: list[str] = []     # the visuals on the page, for rewriting it with new scores
+        self.step = resume_step
+        self.loggers = start_loggers(opt, options_text, resume_step if opt.continue_train else None)
+
+    def close(self) -> None:
+        """Flush and end the TensorBoard and W&B logs."""
+        call_each(self.loggers, "close")
+        self.loggers = []
+
+    def __enter__(self) -> "Visualizer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _at(self, step: int | None) -> int:
+        """The samples trained at this report (the last ones given when `step` is None)."""
+        self.step = self.step if step is None else step
+        return self.step
 
     # ---- loss history -------------------------------------------------------------------------------------
     def _restart_history(self, resume_at: float | None) -> dict:
@@ -170,8 +195,11 @@ class Visualizer:
                                 opts={"title": k})
 
     # ---- public API ---------------------------------------------------------------------------------------
-    def display_current_results(self, visuals: Visuals, epoch: int, save_result: bool) -> None:
-        """Show the batch in visdom; with `save_result`, add the first sample to the HTML page."""
+    def display_current_results(self, visuals: Visuals, epoch: int, save_result: bool, step: int | None = None
+                                ) -> None:
+        """Show the batch in visdom, its first sample in TensorBoard and W&B; with `save_result`, add the first
+        sample to the HTML page."""
+        call_each(self.loggers, "images", visuals, epoch, self._at(step))
         if self.vis is not None:
             try:
                 self._show_images(visuals)
@@ -207,8 +235,11 @@ class Visualizer:
                 page.add_images(ims, saved, ims, width=self.opt.display_winsize)
         page.save()
 
-    def plot_current_losses(self, epoch: int, counter_ratio: float, losses: Mapping[str, float]) -> None:
-        """Record the losses at `epoch + counter_ratio` and redraw their curves in visdom."""
+    def plot_current_losses(self, epoch: int, counter_ratio: float, losses: Mapping[str, float],
+                            step: int | None = None) -> None:
+        """Record the losses at `epoch + counter_ratio`, redraw their curves in visdom, log them to TensorBoard and
+        W&B."""
+        call_each(self.loggers, "losses", epoch + counter_ratio, self._at(step), losses)
         h = self.loss_history
         if list(losses) != h["legend"]:
             if h["X"]:
@@ -233,7 +264,8 @@ class Visualizer:
 
     def plot_current_scores(self, epochs: list[int], scores: list[Mapping[str, float]]) -> None:
         """Show the held-out scores of `epochs` (metrics/training.py) beside the losses: a visdom plot, and the
-        page, where metrics/training.py has drawn them."""
+        page, where metrics/training.py has drawn them; the latest ones go to TensorBoard and W&B."""
+        call_each(self.loggers, "scores", epochs[-1], self._at(None), scores[-1])
         if self.use_html:
             self._write_page(self.page_visuals)
         if self.vis is None:

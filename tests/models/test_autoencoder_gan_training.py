@@ -95,7 +95,7 @@ def test_trains_at_batch_1_and_3_and_stops_at_max_iter(data, tmp_path, monkeypat
     ck = tmp_path / "ck"
     assert train_script.main(run_flags(model, data, ck, "--max_iter", "2", "--batch_size", str(batch_size),
                                        "--print_freq", "1")) == 0
-    assert any("2 iterations done" in r.getMessage() for r in log_records)
+    assert any("--max_iter reached" in r.getMessage() for r in log_records)
     run = ck / "run"
     state = read_checkpoint(str(run / "latest_train_state.pth"))
     assert [s["last_epoch"] for s in state["model"]["schedulers"]] == [2, 2]          # stopped at --max_iter
@@ -553,4 +553,4 @@ def test_learning_rate_halves_every_step_size_iterations(data):
         rates.append([group["lr"] for o in model.optimizers for group in o.param_groups])
     # the rate of iteration k (stepped before it, as the authors') is lr * 0.5 ** (k // step_size)
     assert rates == [[pytest.approx(0.001 * 0.5 ** (k // 2))] * 2 for k in range(1, 6)]
-    assert model.iterations == 5 and not model.training_done()
+    assert model.iterations == 5 and model.iterations_left() == 1000000 - 5

@@ -75,7 +75,7 @@ def test_unet_skip_connections_pass_the_input_on():
 def test_pix2pix_defaults(aligned_data):
     opt = TrainOptions().parse(["--dataroot", aligned_data, "--model", "pix2pix", "--gpu_ids", "-1"])
     assert (opt.netG, opt.netD, opt.norm, opt.dataset_mode) == ("unet_256", "basic", "batch", "aligned")
-    assert (opt.pool_size, opt.no_lsgan, opt.lambda_L1, opt.no_dropout) == (0, True, 100.0, False)
+    assert (opt.pool_size, opt.gan_mode, opt.lambda_L1, opt.no_dropout) == (0, "vanilla", 100.0, False)
     assert (opt.loadSizeH, opt.loadSizeW, opt.fineSizeH, opt.fineSizeW) == (286, 286, 256, 256)
 
 
@@ -147,3 +147,30 @@ def test_checkpoint_loads_into_a_test_model(aligned_data, tmp_path):
     assert model.net_names == ["G"]
     for key, value in trained.netG.state_dict().items():
         assert torch.equal(model.netG.state_dict()[key], value), key
+
+
+def test_test_py_resizes_to_the_crop_size_so_seeds_do_not_matter(aligned_data, tmp_path):
+    """Training crops 128 of 286 at random; test.py resizes to 128 (no crop, no flip): another --seed, the same
+    images (--eval: dropout, active in train mode as in that repository's test.py, would draw from the seed)."""
+    ck = str(tmp_path / "ck")
+    opt = TrainOptions().parse(["--dataroot", aligned_data, "--checkpoints_dir", ck, "--name", "p2p", "--model",
+                                "pix2pix", "--netG", "unet_128", "--crop_size", "128", "--ngf", "4", "--ndf", "4",
+                                "--gpu_ids", "-1"])
+    assert (opt.loadSizeH, opt.fineSizeH) == (286, 128)
+    run_state.save_networks(create_model(opt), "latest")
+    pages = []
+    for seed in ("1", "2"):
+        res = str(tmp_path / f"res{seed}")
+        assert test_script.main(["--dataroot", aligned_data, "--checkpoints_dir", ck, "--name", "p2p", "--model",
+                                 "pix2pix", "--netG", "unet_128", "--crop_size", "128", "--ngf", "4", "--gpu_ids", "-1",
+                                 "--num_threads", "0", "--eval", "--seed", seed, "--results_dir", res]) == 0
+        pages.append(os.path.join(res, "p2p", "test_latest", "images"))
+    names = sorted(os.listdir(pages[0]))
+    assert names == sorted(os.listdir(pages[1])) == sorted(f"{i}_{v}.png" for i in (0, 1)
+                                                           for v in ("real_A", "fake_B", "real_B"))
+    for name in names:
+        assert open(os.path.join(pages[0], name), "rb").read() == open(os.path.join(pages[1], name), "rb").read()
+    with Image.open(os.path.join(pages[0], "0_real_A.png")) as real, Image.open(
+            os.path.join(aligned_data, "test", "0.png")) as pair:
+        whole = pair.convert("RGB").crop((0, 0, 20, 20)).resize((128, 128), Image.BICUBIC)
+        assert np.abs(np.asarray(real, int) - np.asarray(whole, int)).max() <= 1   # the whole half, not a crop

@@ -1,4 +1,6 @@
 """Options: the reference's flags and defaults, completion of derived values, opt.txt."""
+import re
+
 import pytest
 
 from options.test_options import TestOptions
@@ -14,11 +16,11 @@ def test_reference_defaults(tmp_path):
                     norm="instance", no_dropout=True, resize_or_crop="resize_and_crop", init_type="normal",
                     init_gain=0.02, display_freq=400, display_ncols=6, display_id=1, display_port=8097,
                     update_html_freq=1000, print_freq=100, save_latest_freq=5000, save_epoch_freq=5, epoch_count=1,
-                    phase="train", niter=100, niter_decay=100, beta1=0.5, lr=0.0002, lr_D=0.0002, no_lsgan=False,
+                    phase="train", niter=100, niter_decay=100, beta1=0.5, lr=0.0002, lr_D=0.0002, gan_mode="lsgan",
                     pool_size=50, lr_policy="lambda", lr_decay_iters=50, set_order="decreasing", ins_max=4, ins_per=2,
                     lambda_A=10.0, lambda_B=10.0, lambda_idt=1.0, lambda_ctx=1.0, max_instances=20)
     assert {k: getattr(opt, k) for k in expected} == expected
-    assert opt.gpu_ids == [] and isinstance(opt.seed, int)
+    assert opt.gpu_ids == [] and isinstance(opt.seed, int) and opt.logger == ["visdom", "html"]
 
 
 def test_test_defaults_and_forced_values(tmp_path):
@@ -86,7 +88,7 @@ def test_suffix_and_opt_txt(tmp_path):
     (["--beta1", "2"], "--beta1 must be in [0, 1), got 2.0"),
     (["--beta1", "-0.1"], "--beta1 must be in [0, 1)"),
     (["--display_port", "70000"], "--display_port must be in 1..65535"),
-    (["--display_ncols", "-1"], "--display_ncols and --display_id must be >= 0"),
+    (["--display_ncols", "-1"], "--display_ncols must be >= 0, got -1"),
     (["--seed", "-3"], "--seed must be in [0, 2**63), got -3"),
     (["--load_iter", "-1"], "--load_iter must be >= 0"),
     (["--suffix", "{nosuchflag}"], "--suffix '{nosuchflag}' names no option"),
@@ -96,3 +98,106 @@ def test_bad_values_are_rejected_in_one_line(tmp_path, flags, message):
     with pytest.raises(OptionError) as e:
         TrainOptions().parse(["--dataroot", str(tmp_path), "--gpu_ids", "-1", *flags])
     assert message in str(e.value) and "\n" not in str(e.value)
+
+
+# -- both spellings: the InstaGAN reference's (2018, some of 2017) and pytorch-CycleGAN-and-pix2pix's current ones --
+OLD = ["--loadSizeH", "72", "--loadSizeW", "72", "--fineSizeH", "64", "--fineSizeW", "64", "--niter", "3",
+       "--niter_decay", "2", "--no_lsgan", "--resize_or_crop", "resize", "--which_direction", "BtoA", "--which_epoch",
+       "5", "--which_model_netG", "basic", "--which_model_netD", "n_layers", "--batchSize", "2", "--nThreads", "0",
+       "--lambda_idt", "0.3"]
+NEW = ["--load_size", "72", "--crop_size", "64", "--n_epochs", "3", "--n_epochs_decay", "2", "--gan_mode", "vanilla",
+       "--preprocess", "resize", "--direction", "BtoA", "--epoch", "5", "--netG", "basic", "--netD", "n_layers",
+       "--batch_size", "2", "--num_threads", "0", "--lambda_identity", "0.3"]
+
+
+def test_current_flag_names_give_the_same_options_as_the_old_ones(tmp_path):
+    base = ["--dataroot", str(tmp_path), "--gpu_ids", "-1", "--model", "cycle_gan", "--seed", "1"]
+    old_options, new_options = TrainOptions(), TrainOptions()
+    old, new = old_options.parse(base + OLD), new_options.parse(base + NEW)
+    assert vars(old) == vars(new)
+    assert (new.loadSizeH, new.fineSizeW, new.niter, new.gan_mode, new.resize_or_crop, new.direction, new.epoch,
+            new.netD, new.batch_size, new.lambda_idt) == (72, 64, 3, "vanilla", "resize", "BtoA", "5", "n_layers", 2,
+                                                          0.3)
+    assert old_options.format_options(old) == new_options.format_options(new)   # opt.txt: one name each
+    assert "load_size" not in vars(new) and "preprocess" not in vars(new) and "no_lsgan" not in vars(new)
+    test = TestOptions().parse(["--dataroot", str(tmp_path), "--gpu_ids", "-1", "--how_many", "7"])
+    assert test.num_test == 7
+
+
+def test_two_spellings_with_one_value_are_said_once(tmp_path, log_records):
+    opt = TrainOptions().parse(["--dataroot", str(tmp_path), "--gpu_ids", "-1", "--niter", "3", "--n_epochs", "3",
+                                "--load_size", "240", "--loadSizeH", "240", "--loadSizeW", "240"])
+    assert opt.niter == 3 and (opt.loadSizeH, opt.loadSizeW) == (240, 240)
+    assert sorted(r.getMessage() for r in log_records) == [
+        "--load_size and --loadSizeH are spellings of one option: loadSizeH = 240",
+        "--load_size and --loadSizeW are spellings of one option: loadSizeW = 240",
+        "--niter and --n_epochs are spellings of one option: niter = 3"]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--niter", "3", "--n_epochs", "4"], "--niter 3 and --n_epochs 4 set one option (niter) to different values"),
+    (["--crop_size", "64", "--fineSizeW", "48"], "--crop_size 64 and --fineSizeW 48 set one option (fineSizeW)"),
+    (["--gan_mode", "lsgan", "--no_lsgan"], "--gan_mode lsgan and --no_lsgan vanilla set one option (gan_mode)"),
+    (["--preprocess", "crop", "--resize_or_crop", "resize"], "--preprocess crop and --resize_or_crop resize set one"),
+])
+def test_two_spellings_that_disagree_are_one_line_errors(tmp_path, flags, message):
+    with pytest.raises(OptionError) as e:
+        TrainOptions().parse(["--dataroot", str(tmp_path), "--gpu_ids", "-1", *flags])
+    assert str(e.value).startswith(message) and str(e.value).endswith("give one of them") and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("model, shown", [
+    ("cycle_gan", ["--lambda_A", "--lambda_idt LAMBDA_IDT, --lambda_identity LAMBDA_IDT", "(default: resnet_9blocks)",
+                   "(default: unaligned)", "(default: 286)"]),
+    ("pix2pix", ["--lambda_L1", "(default: unet_256)", "(default: aligned)", "(default: vanilla)", "(default: 0)"]),
+])
+def test_help_shows_the_models_flags_and_defaults(model, shown, capsys):
+    with pytest.raises(SystemExit) as e:
+        TrainOptions().parse(["--model", model, "--help"])      # no --dataroot needed to read the help
+    out = " ".join(capsys.readouterr().out.split())
+    assert e.value.code == 0 and all(" ".join(s.split()) in out for s in shown), out
+
+
+def test_dataroot_is_still_required(tmp_path):
+    with pytest.raises(OptionError, match="^the following arguments are required: --dataroot$"):
+        TrainOptions().parse(["--gpu_ids", "-1"])
+
+
+def test_test_time_load_size_is_the_crop_size_unless_given(tmp_path):
+    base = ["--dataroot", str(tmp_path), "--gpu_ids", "-1"]
+    assert vars_of(TestOptions().parse(base + ["--model", "pix2pix"])) == (256, 256, 256, 256)
+    assert vars_of(TestOptions().parse(base + ["--model", "cycle_gan", "--crop_size", "128"])) == (128, 128, 128, 128)
+    assert vars_of(TestOptions().parse(base + ["--fineSizeH", "240", "--fineSizeW", "160"])) == (240, 160, 240, 160)
+    assert vars_of(TestOptions().parse(base + ["--loadSizeH", "220", "--loadSizeW", "200"])) == (220, 200, 200, 200)
+    assert vars_of(TrainOptions().parse(base + ["--model", "pix2pix"])) == (286, 286, 256, 256)
+
+
+def vars_of(opt):
+    return opt.loadSizeH, opt.loadSizeW, opt.fineSizeH, opt.fineSizeW
+
+
+@pytest.mark.parametrize("flags, loggers, display_id, no_html", [
+    ([], ["visdom", "html"], 1, False),
+    (["--display_id", "0"], ["html"], 0, False),
+    (["--display_id", "-1"], ["html"], 0, False),           # pytorch-CycleGAN-and-pix2pix's notebooks' spelling
+    (["--no_html", "--display_id", "2"], ["visdom"], 2, True),
+    (["--logger", "tensorboard"], ["tensorboard"], 0, True),
+    (["--logger", "html,tensorboard,html", "--use_wandb"], ["html", "tensorboard", "wandb"], 0, False),
+    (["--use_wandb", "--logger", "wandb"], ["wandb"], 0, True),
+    (["--logger", ""], [], 0, True),
+])
+def test_logger_list_is_the_one_record_of_the_loggers(tmp_path, flags, loggers, display_id, no_html):
+    opt = TrainOptions().parse(["--dataroot", str(tmp_path), "--gpu_ids", "-1", *flags])
+    assert (opt.logger, opt.display_id, opt.no_html) == (loggers, display_id, no_html)
+    assert not hasattr(opt, "use_wandb")
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--logger", "visdom,mlflow"],
+     "argument --logger: unknown logger mlflow (choose among visdom, html, tensorboard, wandb)"),
+    (["--logger", "visdom", "--display_id", "0"], "--display_id 0 switches visdom off but --logger names it"),
+    (["--logger", "html", "--no_html"], "--no_html switches the HTML page off but --logger names html"),
+])
+def test_logger_conflicts_are_one_line_errors(tmp_path, flags, message):
+    with pytest.raises(OptionError, match=f"^{re.escape(message)}"):
+        TrainOptions().parse(["--dataroot", str(tmp_path), "--gpu_ids", "-1", *flags])
