@@ -183,7 +183,8 @@ class AutoEncoderGANModel(BaseModel):
         if opt.lr_policy != "step":
             raise OptionError(f"--model {opt.model} schedules its learning rate per iteration: --lr_policy step "
                               f"(with --step_size and --gamma), got {opt.lr_policy}")
-        for name in ("gan_w", "recon_x_w", "vgg_w", "weight_decay", "snapshot_save_iter"):
+        weights = sorted(name for name in vars(opt) if name.endswith("_w"))     # the loss weights, theirs included
+        for name in weights + ["weight_decay", "snapshot_save_iter"]:
             if getattr(opt, name) < 0:
                 raise OptionError(f"--{name} must be >= 0, got {getattr(opt, name)}")
         if not 0 <= opt.beta2 < 1:

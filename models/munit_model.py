@@ -50,10 +50,6 @@ class MUNITModel(AutoEncoderGANModel):
         for name in ("style_dim", "mlp_dim"):
             if getattr(opt, name) < 1:
                 raise OptionError(f"--{name} must be >= 1, got {getattr(opt, name)}")
-        if opt.isTrain:
-            for name in ("recon_s_w", "recon_c_w", "recon_x_cyc_w"):
-                if getattr(opt, name) < 0:
-                    raise OptionError(f"--{name} must be >= 0, got {getattr(opt, name)}")
 
     def __init__(self, opt: argparse.Namespace):
         super().__init__(opt)

@@ -48,7 +48,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--output_folder", required=True, help="where the images go (made if needed)")
     p.add_argument("--checkpoint", required=True, help="gen_XXXXXXXX.pt: {'a': gen_a, 'b': gen_b}")
     p.add_argument("--style", default="", help="an image of the other domain whose style to take (MUNIT)")
-    p.add_argument("--a2b", type=int, default=1, choices=[0, 1], help="1: A -> B, 0: B -> A")
+    p.add_argument("--a2b", type=int, default=1, help="1: A -> B, any other number: B -> A (as theirs)")
     p.add_argument("--seed", type=int, default=10, help="random seed (the random styles)")
     p.add_argument("--num_style", type=int, default=10, help="random styles (MUNIT; 1 with --style)")
     p.add_argument("--synchronized", action="store_true", help="accepted, as by the authors' test.py (unused)")
@@ -56,7 +56,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--output_path", default=".", help="accepted, as by the authors' test.py (unused)")
     p.add_argument("--trainer", default="MUNIT", choices=["MUNIT", "UNIT"], help="the model of the checkpoint")
     p.add_argument("--format", default="png", choices=["png", "jpg"], help="png (lossless) or jpg (the authors')")
-    p.add_argument("--gpu_ids", default="-1", help="a GPU id, or -1 for the CPU")
+    p.add_argument("--gpu_ids", type=int, default=-1, help="a GPU id, or -1 for the CPU")
     opt = p.parse_args(argv)
     if opt.num_style < 1:
         raise OptionError(f"--num_style must be >= 1, got {opt.num_style}")
@@ -98,15 +98,20 @@ def main(argv: Sequence[str]) -> int:
     opt = parse(argv)
     config = read_config(opt.config)
     munit = opt.trainer == "MUNIT"
-    device = torch.device(f"cuda:{int(opt.gpu_ids)}") if opt.gpu_ids.strip() not in ("-1", "") and \
-        torch.cuda.is_available() else torch.device("cpu")
+    device = torch.device("cpu")
+    if opt.gpu_ids >= 0 and torch.cuda.is_available():
+        device = torch.device(f"cuda:{opt.gpu_ids}")
+    elif opt.gpu_ids >= 0:
+        logger.warning("--gpu_ids %d asked for a GPU but CUDA is not available: running on the CPU", opt.gpu_ids)
     torch.manual_seed(opt.seed)
     (gen_a, gen_b, _, _), style_dim = build_networks(config, munit)
     run_state.load_authors_generators(gen_a, gen_b, opt.checkpoint)
     for gen in (gen_a, gen_b):
         gen.to(device).eval()
-    encoder, decoder = (gen_a, gen_b) if opt.a2b else (gen_b, gen_a)
-    new_size = config.get("new_size") or config.get("new_size_a" if opt.a2b else "new_size_b")
+    encoder, decoder = (gen_a, gen_b) if opt.a2b == 1 else (gen_b, gen_a)
+    new_size = config.get("new_size") or config.get("new_size_a" if opt.a2b == 1 else "new_size_b")
+    if new_size is None:
+        raise OptionError(f"--config {opt.config} has no new_size (nor new_size_a/new_size_b)")
     prepare = transforms.Compose([transforms.Resize(int(new_size)), transforms.ToTensor(),
                                   transforms.Normalize((0.5,) * 3, (0.5,) * 3)])
     image = prepare(load_image(opt.input, "RGB")).unsqueeze(0).to(device)
@@ -120,7 +125,8 @@ def main(argv: Sequence[str]) -> int:
             if opt.style:
                 styles = decoder.encode(prepare(load_image(opt.style, "RGB")).unsqueeze(0).to(device))[1]
             for j in range(num_style):
-                write(decoder.decode(content, styles[j:j + 1]), os.path.join(opt.output_folder, f"output{j:03d}.{ext}"))
+                output = decoder.decode(content, styles[j:j + 1])
+                write(output, os.path.join(opt.output_folder, f"output{j:03d}.{ext}"))
         else:
             write(decoder.decode(content), os.path.join(opt.output_folder, f"output.{ext}"))
         if not opt.output_only:

@@ -51,11 +51,7 @@ class UNITModel(AutoEncoderGANModel):
         super().validate_options(opt)
         if not 0 <= opt.shared_layers <= opt.n_res:
             raise OptionError(f"--shared_layers must be in [0, --n_res = {opt.n_res}], got {opt.shared_layers}")
-        if opt.isTrain:
-            for name in ("recon_kl_w", "recon_x_cyc_w", "recon_kl_cyc_w"):
-                if getattr(opt, name) < 0:
-                    raise OptionError(f"--{name} must be >= 0, got {getattr(opt, name)}")
-        elif opt.style:
+        if not opt.isTrain and opt.style:
             raise OptionError("--style is MUNIT's: UNIT translates without a style")
 
     def tie(self, gen_a: nn.Module, gen_b: nn.Module) -> None:

@@ -53,14 +53,29 @@ def test_the_authors_checkpoints_load_with_their_keys_in_their_order():
             assert ours == keys_of(f"{kind}['{d}']")
 
 
+def decoder_activations(gen: torch.nn.Module, decode, prefix: str) -> dict[str, torch.Tensor]:
+    """The fixtures' two decoder activations (after the residual blocks, after the first up block) of `decode()`."""
+    found = {}
+    hooks = [gen.dec.model[index].register_forward_hook(lambda m, i, o, name=name: found.update({name: o}))
+             for index, name in ((0, "after_resblocks"), (2, "after_up1_ln_relu"))]
+    decode()
+    for hook in hooks:
+        hook.remove()
+    return {f"{prefix}/{name}": value for name, value in found.items()}
+
+
+def discriminator_maps(dis_a, dis_b, x_a, x_b, fake_b) -> dict[str, torch.Tensor]:
+    """Every scale's map of the fixtures' four discriminator calls."""
+    calls = (("dis_a(x_a)", dis_a, x_a), ("dis_b(x_a)", dis_b, x_a), ("dis_b(x_b)", dis_b, x_b),
+             ("dis_b(fake_b)", dis_b, fake_b))
+    return {f"{name}/scale{k}": out for name, dis, x in calls for k, out in enumerate(dis(x))}
+
+
 def test_forward_reproduces_the_authors_tensors():
     ref = torch.load(os.path.join(FIXTURE, "munit_forward.pt"), weights_only=True)
     nets = fixture_networks()
     gen_a, gen_b, dis_a, dis_b = (nets[n] for n in ("gen_a", "gen_b", "dis_a", "dis_b"))
     gan = MultiScaleGANLoss()
-    activations = {}
-    for index, name in ((0, "after_resblocks"), (2, "after_up1_ln_relu")):
-        gen_b.dec.model[index].register_forward_hook(lambda m, i, o, name=name: activations.update({name: o}))
     with torch.no_grad():          # a batch of 2 against the authors' one image at a time
         c_a, s_a = gen_a.encode(ref["x_a"])
         c_b, s_b = gen_b.encode(ref["x_b"])
@@ -75,14 +90,8 @@ def test_forward_reproduces_the_authors_tensors():
                "x_ba_rand": gen_a.decode(c_b.repeat_interleave(k, 0), styles).unflatten(0, (n, k)),
                "loss/dis_a.calc_dis_loss(fake_a, x_a)": gan(dis_a(x_ba), False) + gan(dis_a(ref["x_a"]), True),
                "loss/dis_b.calc_gen_loss(fake_b)": gan(dis_b(x_ab), True)}
-        activations.clear()
-        gen_b.decode(c_a[:1], s_b[:1])
-        for name in ("after_resblocks", "after_up1_ln_relu"):
-            got[f"dec_b(x_ab_guided[0])/{name}"] = activations[name]
-        for name, dis, x in (("dis_a(x_a)", dis_a, ref["x_a"]), ("dis_b(x_a)", dis_b, ref["x_a"]),
-                             ("dis_b(x_b)", dis_b, ref["x_b"]), ("dis_b(fake_b)", dis_b, x_ab)):
-            for scale, out in enumerate(dis(x)):
-                got[f"{name}/scale{scale}"] = out
+        got.update(decoder_activations(gen_b, lambda: gen_b.decode(c_a[:1], s_b[:1]), "dec_b(x_ab_guided[0])"))
+        got.update(discriminator_maps(dis_a, dis_b, ref["x_a"], ref["x_b"], x_ab))
     assert set(got) == set(ref) - {"x_a", "x_b", "style_rand", "test_py_style_rand_seed10"}
     for name, value in got.items():
         torch.testing.assert_close(value, ref[name], **CLOSE, msg=name)
@@ -169,7 +178,8 @@ def test_our_test_py_styles_repeat_with_the_seed_at_any_batch_size(tmp_path):
                            ("real_A", "fake_B_01", "fake_B_02", "real_B", "fake_A_01", "fake_A_02"))
     # the same codes; batched convolutions may round a pixel the other way
     assert max(np.abs(read(os.path.join(one, f)) - read(os.path.join(three, f))).max() for f in names) <= 1
-    assert not np.array_equal(read(os.path.join(one, "000_fake_B_01.png")), read(os.path.join(other, "000_fake_B_01.png")))
+    first = "000_fake_B_01.png"
+    assert not np.array_equal(read(os.path.join(one, first)), read(os.path.join(other, first)))
     page = open(os.path.join(os.path.dirname(one), "index.html")).read()
     assert page.count("000_fake_B_02.png") >= 1 and page.count("003_real_A.png") >= 1
 

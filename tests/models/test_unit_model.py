@@ -8,7 +8,7 @@ import torch
 import test as test_script
 from models.losses import MultiScaleGANLoss
 from models.networks import define_ms_image_D, define_translator
-from tests.models.test_munit_model import authors_command, read
+from tests.models.test_munit_model import authors_command, decoder_activations, discriminator_maps, read
 from util.cli import run_cli
 
 FIXTURE = os.path.join(os.path.dirname(__file__), os.pardir, "fixtures", "unit")
@@ -43,9 +43,6 @@ def test_forward_reproduces_the_authors_tensors():
     nets = fixture_networks()
     gen_a, gen_b, dis_a, dis_b = (nets[n] for n in ("gen_a", "gen_b", "dis_a", "dis_b"))
     gan = MultiScaleGANLoss()
-    activations = {}
-    for index, name in ((0, "after_resblocks"), (2, "after_up1_ln_relu")):
-        gen_b.dec.model[index].register_forward_hook(lambda m, i, o, name=name: activations.update({name: o}))
     with torch.no_grad():           # a batch of 4 against the authors' one image at a time
         h_a, h_b = gen_a.encode(ref["x_a"])[0], gen_b.encode(ref["x_b"])[0]
         x_ab, x_ba = gen_b.decode(h_a), gen_a.decode(h_b)
@@ -53,14 +50,8 @@ def test_forward_reproduces_the_authors_tensors():
                "x_bb_recon": gen_b.decode(h_b),
                "loss/dis_a.calc_dis_loss(fake_a, x_a)": gan(dis_a(x_ba), False) + gan(dis_a(ref["x_a"]), True),
                "loss/dis_b.calc_gen_loss(fake_b)": gan(dis_b(x_ab), True)}
-        activations.clear()
-        gen_b.decode(h_a[:1])
-        for name in ("after_resblocks", "after_up1_ln_relu"):
-            got[f"dec_b(x_ab[0])/{name}"] = activations[name]
-        for name, dis, x in (("dis_a(x_a)", dis_a, ref["x_a"]), ("dis_b(x_a)", dis_b, ref["x_a"]),
-                             ("dis_b(x_b)", dis_b, ref["x_b"]), ("dis_b(fake_b)", dis_b, x_ab)):
-            for scale, out in enumerate(dis(x)):
-                got[f"{name}/scale{scale}"] = out
+        got.update(decoder_activations(gen_b, lambda: gen_b.decode(h_a[:1]), "dec_b(x_ab[0])"))
+        got.update(discriminator_maps(dis_a, dis_b, ref["x_a"], ref["x_b"], x_ab))
     assert set(got) == set(ref) - {"x_a", "x_b"}
     for name, value in got.items():
         torch.testing.assert_close(value, ref[name], **CLOSE, msg=name)
