@@ -39,12 +39,16 @@ class BaseDataset(torch.utils.data.Dataset):
         return self.opt.input_nc if (domain == "A") == a_is_input else self.opt.output_nc
 
     def load(self, path: str, nc: int) -> torch.Tensor:
-        """Read, augment and normalise one picture on its own (no masks to keep in step)."""
-        img = load_image(path, "RGB")
-        return image_to_tensor(apply(img, draw_params(self.opt, img.size, path)), nc)
+        return load_picture(self.opt, path, nc)
 
     def __len__(self) -> int:
         raise NotImplementedError
 
     def __getitem__(self, index: int) -> dict:
         raise NotImplementedError
+
+
+def load_picture(opt: argparse.Namespace, path: str, nc: int) -> torch.Tensor:
+    """Read, augment and normalise one picture on its own (no masks to keep in step): (nc, H, W)."""
+    img = load_image(path, "RGB")
+    return image_to_tensor(apply(img, draw_params(opt, img.size, path)), nc)

@@ -56,13 +56,10 @@ DIS_NORMS = ("none", "in", "ln", "bn")
 
 
 def load_style_image(opt: argparse.Namespace, path: str) -> torch.Tensor:
-    """--style: one image (1, C, H, W), prepared as test.py prepares its inputs."""
-    from data.image_folder import load_image
-    from data.transforms import apply, draw_params, image_to_tensor
+    """--style: one image of the target domain (1, C, H, W), prepared as test.py prepares its inputs."""
+    from data.base_dataset import load_picture
 
-    nc = opt.output_nc if opt.direction == "AtoB" else opt.input_nc
-    img = load_image(path, "RGB")
-    return image_to_tensor(apply(img, draw_params(opt, img.size, path)), nc).unsqueeze(0)
+    return load_picture(opt, path, opt.output_nc if opt.direction == "AtoB" else opt.input_nc).unsqueeze(0)
 
 
 def read_config(path: str) -> dict[str, object]:
@@ -226,25 +223,23 @@ class AutoEncoderGANModel(BaseModel):
     def tie(self, gen_a: nn.Module, gen_b: nn.Module) -> None:
         """Share layers between the two generators before they are placed (UNIT's --shared_layers)."""
 
-    def setup(self) -> dict | None:
-        if self.isTrain:
-            # the authors' schedule counts iterations: stepped in `optimize_parameters`, never per epoch
-            self.schedule_opt = self.opt
-            self.schedulers = [torch.optim.lr_scheduler.StepLR(o, self.opt.step_size, self.opt.gamma)
-                               for o in self.optimizers]
-            resumed = run_state.resume(self, run_state.load_label(self.opt)) if self.opt.continue_train else None
-            if self.opt.checkpoint and not self.opt.continue_train:
-                self.start_at(run_state.resume_from_authors(self, self.opt.checkpoint))
-        elif self.opt.checkpoint:
+    def make_scheduler(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.StepLR:
+        """The authors' schedule counts iterations: stepped in `optimize_parameters`, never per epoch."""
+        return torch.optim.lr_scheduler.StepLR(optimizer, self.opt.step_size, self.opt.gamma)
+
+    def load_for_test(self, label: str) -> None:
+        """--checkpoint: an authors' generator file; else checkpoint `label`'s files."""
+        if self.opt.checkpoint:
             run_state.load_authors_generators(self.netgen_a, self.netgen_b, self.opt.checkpoint)
-            resumed = None
         else:
-            run_state.load_networks(self, run_state.load_label(self.opt))
-            resumed = None
+            super().load_for_test(label)
+
+    def setup(self) -> dict | None:
+        resumed = super().setup()
+        if self.isTrain and self.opt.checkpoint and not self.opt.continue_train:
+            self.start_at(run_state.resume_from_authors(self, self.opt.checkpoint))
         if not self.isTrain:
             self.eval()        # the authors' test.py tests in eval mode (the norms use instance statistics anyway)
-        for name, net in self.networks().items():
-            logger.info("network %s: %.3f M parameters", name, sum(p.numel() for p in net.parameters()) / 1e6)
         return resumed
 
     def start_at(self, iterations: int) -> None:

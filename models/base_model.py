@@ -85,12 +85,12 @@ class BaseModel:
         resumed = None
         label = run_state.load_label(self.opt)
         if not self.isTrain:
-            run_state.load_networks(self, label)
+            self.load_for_test(label)
         else:
             # The lambda schedule counts its epochs from the --epoch_count of the run that started it; a resumed
             # run keeps that origin here while its own opt.epoch_count says where it starts.
             self.schedule_opt = copy.copy(self.opt)
-            self.schedulers = [get_scheduler(o, self.schedule_opt) for o in self.optimizers]
+            self.schedulers = [self.make_scheduler(o) for o in self.optimizers]
             if self.opt.continue_train:
                 resumed = run_state.resume(self, label)
         for name, net in self.networks().items():
@@ -99,6 +99,14 @@ class BaseModel:
             if self.opt.verbose:
                 logger.debug("%s", net)
         return resumed
+
+    def make_scheduler(self, optimizer: torch.optim.Optimizer):
+        """The learning-rate schedule of `optimizer` (--lr_policy, stepped per epoch by `update_learning_rate`)."""
+        return get_scheduler(optimizer, self.schedule_opt)
+
+    def load_for_test(self, label: str) -> None:
+        """The networks test.py runs: checkpoint `label`'s."""
+        run_state.load_networks(self, label)
 
     def eval(self) -> None:
         for net in self.networks().values():
