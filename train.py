@@ -1,4 +1,6 @@
 """Train a model: `python train.py --dataroot DATA --name NAME --model insta_gan [flags]` (see README).
+`python train.py --config CONFIG.yaml --output_path PATH --trainer MUNIT|UNIT [--resume]` is the authors'
+MUNIT/UNIT command, taken as our flags (models/authors_train.py).
 
 Every checkpoint also holds where training stands and every random state, so that `--continue_train`
 goes on as if the run had never stopped (README, "Resuming a run"); the files, the run folder's lock and what a
@@ -27,7 +29,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from data import create_dataloader
 from metrics.training import HeldOutEvaluation
-from models import create_model, run_state
+from models import authors_train, create_model, run_state
 from models.base_model import BaseModel
 from options.train_options import TrainOptions
 from util import distributed
@@ -82,6 +84,8 @@ def check_identical(model: BaseModel) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if authors_train.is_authors_command(argv or []):   # MUNIT's and UNIT's authors' interface
+        argv = authors_train.our_flags(argv)
     options = TrainOptions()
     opt = options.parse(argv)
     distributed.init(opt)                      # under torchrun: join the other processes

@@ -38,6 +38,25 @@ def list_images(folder: str, max_size: float = float("inf")) -> list[str]:
     return paths[: int(min(max_size, len(paths)))]
 
 
+def read_image_list(list_file: str, folder: str, max_size: float = float("inf")) -> list[str]:
+    """The images a list file names, one path a line relative to `folder` (the authors' list files of MUNIT and
+    UNIT), in its order, at most `max_size` of them; a missing one is named with its line."""
+    try:
+        with open(list_file) as f:
+            lines = [(n, line.strip()) for n, line in enumerate(f, 1) if line.strip()]
+    except OSError as e:
+        raise DataError(f"cannot read image list {list_file}: {e.strerror}") from None
+    if not lines:
+        raise DataError(f"image list {list_file} names no image")
+    paths = []
+    for n, name in lines[: int(min(max_size, len(lines)))]:
+        path = os.path.join(folder, name)
+        if not os.path.isfile(path):
+            raise DataError(f"image {path} (line {n} of {list_file}) not found")
+        paths.append(path)
+    return paths
+
+
 def read_size(path: str, what: str = "image") -> tuple[int, int]:
     """(width, height) from the file header only."""
     try:

@@ -17,6 +17,10 @@ from PIL import Image
 from util.errors import DataError
 
 RESAMPLE = {"bicubic": Image.Resampling.BICUBIC, "nearest": Image.Resampling.NEAREST}
+# --resize_or_crop (--preprocess): resize (to --loadSizeH/W; resize: to --fineSizeH/W; scale_width: --loadSizeW wide),
+# then a random --fineSizeH/W crop for the modes in CROPPING
+PREPROCESS = ("resize_and_crop", "resize", "crop", "scale_width", "scale_width_and_crop", "none")
+CROPPING = ("resize_and_crop", "crop", "scale_width_and_crop")
 
 
 @dataclass(frozen=True)
@@ -28,14 +32,34 @@ class JointParams:
     flip: bool
 
 
-def draw_params(opt: argparse.Namespace, size: tuple[int, int], path: str) -> JointParams:
-    """Draw the crop offset and flip for a picture of `size` (width, height) read from `path`."""
+def resized_size(opt: argparse.Namespace, size: tuple[int, int]) -> tuple[int, int]:
+    """The size (width, height) a picture of `size` has after `--resize_or_crop`'s resize, before any crop.
+
+    scale_width(_and_crop), as pytorch-CycleGAN-and-pix2pix: --loadSizeW wide, the aspect ratio kept but at least
+    --fineSizeH tall. none, as there: each side rounded to the nearest multiple of 4 (Python's round; at least 4),
+    which the ResNet generators' two halvings need.
+    """
+    w, h = size
     mode = opt.resize_or_crop
-    resize = {"resize_and_crop": (opt.loadSizeW, opt.loadSizeH),
-              "resize": (opt.fineSizeW, opt.fineSizeH)}.get(mode)
-    w, h = resize or size
+    if mode == "resize_and_crop":
+        return opt.loadSizeW, opt.loadSizeH
+    if mode == "resize":
+        return opt.fineSizeW, opt.fineSizeH
+    if mode in ("scale_width", "scale_width_and_crop"):
+        return opt.loadSizeW, int(max(opt.loadSizeW * h / w, opt.fineSizeH))
+    if mode == "none":
+        return max(4, round(w / 4) * 4), max(4, round(h / 4) * 4)
+    return w, h
+
+
+def draw_params(opt: argparse.Namespace, size: tuple[int, int], path: str) -> JointParams:
+    """Draw the crop offset and flip for a picture of `size` (width, height) read from `path`; the offset is drawn
+    within the resized picture (for scale_width_and_crop, pytorch-CycleGAN-and-pix2pix's range: 0 to
+    max(0, load * h // w - crop) down)."""
+    w, h = resized_size(opt, size)
+    resize = None if (w, h) == tuple(size) else (w, h)
     crop = None
-    if mode in ("resize_and_crop", "crop"):
+    if opt.resize_or_crop in CROPPING:
         th, tw = opt.fineSizeH, opt.fineSizeW
         if th > h or tw > w:
             raise DataError(f"{path}: {w}x{h} (WxH) is smaller than the crop --fineSizeW/H {tw}x{th}")

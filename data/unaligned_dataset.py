@@ -1,4 +1,4 @@
-"""Two unpaired domains: `{dataroot}/{phase}A` and `{dataroot}/{phase}B`."""
+"""Two unpaired domains: `{dataroot}/{phase}A` and `{dataroot}/{phase}B` (or a list file per domain)."""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +6,7 @@ import random
 
 from data import register_dataset
 from data.base_dataset import BaseDataset
-from data.image_folder import list_images
+from data.image_folder import list_images, read_image_list
 
 
 @register_dataset("unaligned")
@@ -17,8 +17,16 @@ class UnalignedDataset(BaseDataset):
         super().__init__(opt)
         self.dir_A = self.folder(opt.phase + "A")
         self.dir_B = self.folder(opt.phase + "B")
-        self.A_paths = list_images(self.dir_A, opt.max_dataset_size)
-        self.B_paths = list_images(self.dir_B, opt.max_dataset_size)
+        self.A_paths, self.B_paths = self.image_paths("A", self.dir_A), self.image_paths("B", self.dir_B)
+
+    def image_paths(self, domain: str, folder: str) -> list[str]:
+        """The images under `folder`, or those the domain's list file names: MUNIT's and UNIT's `--data_list_a/b`
+        (relative to `--data_folder_a/b`), the authors' list configs (models/autoencoder_gan.py)."""
+        listed = getattr(self.opt, f"data_list_{domain.lower()}", None)
+        if listed:
+            return read_image_list(listed, getattr(self.opt, f"data_folder_{domain.lower()}"),
+                                   self.opt.max_dataset_size)
+        return list_images(folder, self.opt.max_dataset_size)
 
     def __len__(self) -> int:
         return max(len(self.A_paths), len(self.B_paths))

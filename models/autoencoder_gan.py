@@ -4,13 +4,15 @@ names, also of the checkpoint files: `{label}_net_gen_a.pth`, ...).
 
 - Flags: the authors' hyper-parameters under their YAML names (`--gan_w`, `--recon_x_w`, `--n_downsample`,
   `--num_scales`, ...; nested keys `gen.dim`/`dis.dim` are `--ngf`/`--ndf`, `dis.n_layer` is `--n_layers_D`), and
-  `--config FILE` reads the authors' YAML: its values become the defaults, flags still win (`config_defaults`).
+  `--config FILE` reads the authors' YAML: its values become the defaults, flags still win (`config_defaults`);
+  a config without data_root names list files (`--data_list_a/b`, `--data_folder_a/b` of the phase). Their
+  train.py command is models/authors_train.py.
 - Training, per batch: the discriminators' step, then the generators', each with codes of its own (as the
   authors'). Adam(lr, (beta1, beta2), weight_decay); the learning rate is halved every `--step_size` iterations
   (StepLR stepped at the start of each iteration, as theirs) and training ends after `--max_iter` iterations.
 - The authors' checkpoints: `--checkpoint gen_XXXXXXXX.pt` loads a `{'a': ..., 'b': ...}` file unchanged, and
-  `--snapshot_save_iter N` also writes gen_/dis_/optimizer.pt files in their layout every N iterations
-  (models/run_state.py).
+  `--snapshot_save_iter N` also writes gen_/dis_/optimizer.pt files in their layout every N iterations, into the
+  run folder's checkpoints/ (models/run_state.py).
 - test.py: per input, --num_style random styles (MUNIT; from a stream seeded by --seed) or the translation (UNIT),
   both directions; `--style IMAGE` translates in --direction with that image's style.
 """
@@ -52,7 +54,17 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
 # keys the authors' configs carry that change nothing here: unread by their code (recon_h_w), or display-only
 UNUSED_KEYS = ("recon_h_w", "display_size", "vgg_model_path")
 INIT_TYPES = {"kaiming": "kaiming", "xavier": "xavier", "orthogonal": "orthogonal", "gaussian": "normal"}
-DIS_NORMS = ("none", "in", "ln", "bn")
+DIS_NORMS = ("none", "in", "ln", "bn", "sn")     # sn: spectral normalisation of the convs, as theirs
+
+
+def list_keys(phase: str) -> dict[str, tuple[str, ...]]:
+    """The authors' list-file keys of `phase` (train, test) -> the flags they set: one folder and one list file per
+    domain; --dataroot, which the data checks want, is A's folder."""
+    keys: dict[str, tuple[str, ...]] = {}
+    for d in "ab":
+        keys[f"data_folder_{phase}_{d}"] = (f"data_folder_{d}",) + (("dataroot",) if d == "a" else ())
+        keys[f"data_list_{phase}_{d}"] = (f"data_list_{d}",)
+    return keys
 
 
 def load_style_image(opt: argparse.Namespace, path: str) -> torch.Tensor:
@@ -109,6 +121,13 @@ class AutoEncoderGANModel(BaseModel):
         p.add_argument("--gen_pad_type", type=str, default="reflect", choices=PAD_TYPES, help="generators' padding")
         p.add_argument("--new_size", type=int, action=BothSides, dest="loadSize", default=argparse.SUPPRESS,
                        help="the authors' new_size: --loadSizeH and --loadSizeW")
+        phase = "train" if is_train else "test"
+        for d in "ab":
+            p.add_argument(f"--data_list_{d}", type=str, default=None,
+                           help=f"a file naming the images of {d.upper()}, one a line, relative to --data_folder_{d} "
+                                f"(instead of {{dataroot}}/{{phase}}{d.upper()}; the authors' data_list_{phase}_{d})")
+            p.add_argument(f"--data_folder_{d}", type=str, default="",
+                           help=f"the folder of --data_list_{d}'s paths (the authors' data_folder_{phase}_{d})")
         if is_train:
             parser.set_defaults(lr=1e-4, lr_policy="step", niter=1000000, niter_decay=0, pool_size=0,
                                 display_freq=1000, update_html_freq=1000, print_freq=10)
@@ -122,7 +141,8 @@ class AutoEncoderGANModel(BaseModel):
             p.add_argument("--vgg_w", type=float, default=0.0,
                            help="weight of the VGG perceptual loss (needs --vgg_weights: VGG-16 in torchvision's key "
                                 "layout, taken with the authors' Caffe preprocessing)")
-            p.add_argument("--dis_norm", type=str, default="none", choices=DIS_NORMS, help="discriminators' norm")
+            p.add_argument("--dis_norm", type=str, default="none", choices=DIS_NORMS,
+                           help="discriminators' norm (sn: spectral normalisation, one power iteration per call)")
             p.add_argument("--dis_activ", type=str, default="lrelu", choices=ACTIVATIONS,
                            help="discriminators' activation")
             p.add_argument("--dis_pad_type", type=str, default="reflect", choices=PAD_TYPES,
@@ -143,17 +163,27 @@ class AutoEncoderGANModel(BaseModel):
     def config_defaults(cls, parser: argparse.ArgumentParser, opt: argparse.Namespace,
                         is_train: bool) -> dict[str, object]:
         """--config's values as parser defaults, for the flags this run has; other keys are named once. At test
-        time images are resized to new_size and not cropped, as the authors' test.py."""
+        time images are resized to new_size and not cropped, as the authors' test.py. Without data_root, the list
+        files of the phase (train.py: train, test.py: test) are read, as theirs: all four, or none."""
         if not opt.config:
             return {}
+        config = read_config(opt.config)
         dests = {action.dest for action in parser._actions}
         keys = dict(CONFIG_KEYS)
         if not is_train:
             keys.update({"new_size": ("loadSizeH", "loadSizeW", "fineSizeH", "fineSizeW"), "crop_image_height": (),
                          "crop_image_width": ()})
+        phase = "train" if is_train else "test"
+        for listed in ("train", "test"):
+            keys.update({key: flags if listed == phase and "data_root" not in config else ()
+                         for key, flags in list_keys(listed).items()})
+        missing = sorted(list_keys(phase).keys() - config.keys())
+        if "data_root" not in config and 0 < len(missing) < 4:
+            raise OptionError(f"--config {opt.config} has list files but not {', '.join(missing)} (a folder and a "
+                              f"list file per domain)")
         defaults: dict[str, object] = {}
         unknown = []
-        for key, value in read_config(opt.config).items():
+        for key, value in config.items():
             if key in keys:
                 for dest in keys[key]:
                     if dest in dests:
@@ -205,7 +235,7 @@ class AutoEncoderGANModel(BaseModel):
         self.netdis_a, self.netdis_b = (self.place(define_ms_image_D(
             nc, opt.ndf, opt.n_layers_D, opt.num_scales, opt.dis_norm, opt.dis_activ, opt.dis_pad_type))
             for nc in (opt.input_nc, opt.output_nc))
-        self.criterionGAN = MultiScaleGANLoss(use_lsgan=opt.gan_type == "lsgan")
+        self.criterionGAN = MultiScaleGANLoss("lsgan" if opt.gan_type == "lsgan" else "vanilla")
         self.vgg = VGGPerceptualLoss(opt.vgg_weights).to(self.device) if opt.vgg_w > 0 else None
         adam = dict(lr=opt.lr, betas=(opt.beta1, opt.beta2), weight_decay=opt.weight_decay)
         # the authors' two Adams, dis first; a parameter shared by both generators is listed once

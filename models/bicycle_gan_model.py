@@ -8,7 +8,9 @@ Two cycles share G(A, z) and the encoder E(B) -> (mu, logvar):
 Each batch is split in halves as the authors': the first (A1, B1) feeds both branches, the second's B2 is
 D2's real image (and A2 its condition with --conditional_D). The authors need an even batch; here an odd batch
 of n takes its first (n + 1) / 2 samples as the first half and its last (n + 1) / 2 as the second, the middle
-sample serving in both (a batch of 1 is its own two halves); even batches are split as theirs.
+sample serving in both (a batch of 1 is its own two halves); even batches are split as theirs. Under torchrun
+each process halves its own batch: N processes take the step of one process whose batch is their first halves
+followed by their second halves (tests/test_distributed.py).
 
 `--variant cvae_gan` / `clr_gan` trains one cycle alone (the paper's ablations): the other's losses and
 discriminator are dropped. In cLR-GAN alone the latent L1 also trains E (nothing else would).
@@ -25,6 +27,7 @@ from collections import OrderedDict
 import torch
 import torch.nn as nn
 
+from util import distributed
 from util.errors import OptionError
 from . import register_model
 from .base_model import BaseModel
@@ -140,7 +143,7 @@ class BicycleGANModel(BaseModel):
         if opt.lambda_GAN2 > 0 and not opt.use_same_D:
             self.netD2 = self.place(define_D(d_nc, opt.ndf, opt.netD2, **d))
             self.net_names.append("D2")
-        self.criterionGAN = MultiScaleGANLoss(use_lsgan=opt.gan_mode == "lsgan")
+        self.criterionGAN = MultiScaleGANLoss(gan_mode=opt.gan_mode)
         self.criterionL1 = nn.L1Loss()
         # the authors' four Adams, in their order: G, E, D, D2
         lrs = {"G": opt.lr, "E": opt.lr, "D": opt.lr_D, "D2": opt.lr_D}
@@ -239,12 +242,12 @@ class BicycleGANModel(BaseModel):
             self.optimizer[name].zero_grad(set_to_none=True)
         if self.encoded_branch:
             if self.netD is not None:
-                losses["G_GAN"] = opt.lambda_GAN * self.criterionGAN(self.netD(self.fake_data_encoded), True)
+                losses["G_GAN"] = opt.lambda_GAN * self.gan_loss(self.netD(self.fake_data_encoded), True)
             losses["G_L1"] = opt.lambda_L1 * self.criterionL1(self.fake_B_encoded, self.real_B_encoded)
-            losses["kl"] = opt.lambda_kl * kl_divergence_sum(self.mu, self.logvar)
+            losses["kl"] = opt.lambda_kl * over_all_processes(kl_divergence_sum(self.mu, self.logvar))
         if self.random_branch:
             if D2 is not None and opt.lambda_GAN2 > 0:
-                losses["G_GAN2"] = opt.lambda_GAN2 * self.criterionGAN(D2(self.fake_data_random), True)
+                losses["G_GAN2"] = opt.lambda_GAN2 * self.gan_loss(D2(self.fake_data_random), True)
             if opt.lambda_z > 0:
                 frozen = opt.variant == "bicycle"      # the hybrid's latent L1 updates G only
                 self.set_requires_grad([self.netE], not frozen)
@@ -276,6 +279,20 @@ class BicycleGANModel(BaseModel):
 
     def backward_D(self, netD: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """GAN(D(fake), 0) + GAN(D(real), 1) (a sum, not halved), backpropagated into D only."""
-        loss = self.criterionGAN(netD(fake.detach()), False) + self.criterionGAN(netD(real), True)
+        loss = self.gan_loss(netD(fake.detach()), False) + self.gan_loss(netD(real), True)
         loss.backward()
         return loss
+
+    def gan_loss(self, prediction: torch.Tensor | list[torch.Tensor], target_is_real: bool) -> torch.Tensor:
+        """criterionGAN: a list of maps (--num_Ds > 1) gives means over the images, a single map a sum over them
+        (models/losses.py: MultiScaleGANLoss), which counts every process's images."""
+        loss = self.criterionGAN(prediction, target_is_real)
+        return loss if isinstance(prediction, list) else over_all_processes(loss)
+
+
+def over_all_processes(image_sum: torch.Tensor) -> torch.Tensor:
+    """A loss summed over this process's images (the KL, a single-scale D's GAN loss) times the number N of
+    processes: the gradients and the logged losses are averaged over the processes (sync_gradients(mean=True),
+    train.py's global_losses), and N times the mean of their sums is the sum over all their images, which one
+    process with all of them takes. One process: the loss itself."""
+    return image_sum * distributed.world_size()

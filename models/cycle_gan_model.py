@@ -83,7 +83,7 @@ class CycleGANModel(BaseModel):
             self.netD_B = self.place(define_D(opt.input_nc + seg, opt.ndf * width, **d))
             self.fake_A_pool = ImagePool(opt.pool_size)
             self.fake_B_pool = ImagePool(opt.pool_size)
-            self.criterionGAN = GANLoss(use_lsgan=opt.gan_mode == "lsgan")
+            self.criterionGAN = GANLoss(gan_mode=opt.gan_mode)
             self.criterionL1 = torch.nn.L1Loss()
             self.make_optimizers([self.netG_A, self.netG_B], [self.netD_A, self.netD_B])
 

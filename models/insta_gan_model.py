@@ -78,7 +78,7 @@ class InstaGANModel(BaseModel):
             # cycle and identity in one call of the backward generator (models/sequential.py); not with batch
             # norm, whose statistics would then mix the two
             self.fold_identity = opt.lambda_idt > 0 and opt.norm != "batch"
-            self.criterionGAN = GANLoss(use_lsgan=opt.gan_mode == "lsgan")
+            self.criterionGAN = GANLoss(gan_mode=opt.gan_mode)
             self.criterionSet = SetL1Loss()
             self.criterionCtx = ContextPreservingLoss()
             self.make_optimizers([self.netG_A, self.netG_B], [self.netD_A, self.netD_B])

@@ -14,15 +14,26 @@ from util.errors import UserError
 from .masks import context_weight
 
 
-class GANLoss(nn.Module):
-    """LSGAN (Eq. 3): mean (D - 1)^2 for real, mean D^2 for fake; `use_lsgan=False`: the vanilla GAN's binary
-    cross-entropy on logits (the networks end without a sigmoid)."""
+GAN_MODES = ("lsgan", "vanilla", "wgangp")     # --gan_mode
 
-    def __init__(self, use_lsgan: bool = True):
+
+class GANLoss(nn.Module):
+    """`gan_mode` (--gan_mode): lsgan (Eq. 3): mean (D - 1)^2 for real, mean D^2 for fake;
+    vanilla: the original GAN's binary cross-entropy on logits (the networks end without a sigmoid); wgangp:
+    pytorch-CycleGAN-and-pix2pix's Wasserstein critic loss, -mean D for real, mean D for fake (as there, without
+    the gradient penalty that its name promises: its models never add it)."""
+
+    def __init__(self, gan_mode: str = "lsgan"):
         super().__init__()
-        self.loss = nn.MSELoss() if use_lsgan else nn.BCEWithLogitsLoss()
+        if gan_mode not in GAN_MODES:
+            raise ValueError(f"unknown gan_mode '{gan_mode}' (one of {', '.join(GAN_MODES)})")
+        self.gan_mode = gan_mode
+        self.loss = {"lsgan": nn.MSELoss(), "vanilla": nn.BCEWithLogitsLoss()}.get(gan_mode)
 
     def forward(self, prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
+        if self.loss is None:                                  # wgangp
+            mean = prediction.float().mean()
+            return -mean if target_is_real else mean
         target = torch.ones_like(prediction) if target_is_real else torch.zeros_like(prediction)
         return self.loss(prediction, target)
 

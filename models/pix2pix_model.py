@@ -25,6 +25,7 @@ from .networks import DISCRIMINATORS, GENERATORS, define_D, define_G
 class Pix2PixModel(BaseModel):
     loss_names = ["G_GAN", "G_L1", "D_real", "D_fake"]
     visual_names = ["real_A", "fake_B", "real_B"]
+    dataset_modes = {True: ("aligned",), False: ("aligned", "single")}     # training, testing
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
@@ -37,16 +38,16 @@ class Pix2PixModel(BaseModel):
             parser.add_argument("--lambda_L1", type=float, default=100.0, help="weight of the L1 loss")
         return parser
 
-    @staticmethod
-    def validate_options(opt: argparse.Namespace) -> None:
-        modes = ("aligned",) if opt.isTrain else ("aligned", "single")
+    @classmethod
+    def validate_options(cls, opt: argparse.Namespace) -> None:
+        modes = cls.dataset_modes[opt.isTrain]
         if opt.dataset_mode not in modes:
-            raise OptionError(f"--model pix2pix needs --dataset_mode {' or '.join(modes)}, got {opt.dataset_mode}")
+            raise OptionError(f"--model {opt.model} needs --dataset_mode {' or '.join(modes)}, got {opt.dataset_mode}")
         if GENERATORS[opt.netG].family not in ("unet", "resnet"):
-            raise OptionError(f"--model pix2pix needs a U-Net or ResNet --netG, got {opt.netG}")
+            raise OptionError(f"--model {opt.model} needs a U-Net or ResNet --netG, got {opt.netG}")
         if DISCRIMINATORS[opt.netD].family != "patch":
-            raise OptionError(f"--model pix2pix needs a PatchGAN --netD (basic, n_layers, basic_128, basic_256), got "
-                              f"{opt.netD}")
+            patches = ", ".join(name for name, net in DISCRIMINATORS.items() if net.family == "patch")
+            raise OptionError(f"--model {opt.model} needs a PatchGAN --netD ({patches}), got {opt.netD}")
         if opt.isTrain and opt.lambda_L1 < 0:
             raise OptionError(f"--lambda_L1 must be >= 0, got {opt.lambda_L1}")
 
@@ -59,7 +60,7 @@ class Pix2PixModel(BaseModel):
             self.netD = self.place(define_D(opt.input_nc + opt.output_nc, opt.ndf, opt.netD, opt.n_layers_D, opt.norm,
                                             opt.init_type, opt.init_gain))
             self.fake_AB_pool = ImagePool(opt.pool_size)
-            self.criterionGAN = GANLoss(use_lsgan=opt.gan_mode == "lsgan")
+            self.criterionGAN = GANLoss(gan_mode=opt.gan_mode)
             self.criterionL1 = nn.L1Loss()
             self.make_optimizers([self.netG], [self.netD])
 

@@ -109,8 +109,19 @@ def load_networks(model, label: str | int, digests: dict[str, str] | None = None
 
 
 # -- the authors' layout of MUNIT and UNIT: gen_XXXXXXXX.pt / dis_XXXXXXXX.pt = {'a': ..., 'b': ...} ----------------
+def authors_dir(run: str) -> str:
+    """Where a run folder keeps the authors' files: its `checkpoints/`, as in their output folders."""
+    return os.path.join(run, "checkpoints")
+
+
 def authors_paths(folder: str, iterations: int) -> dict[str, str]:
     return {kind: os.path.join(folder, f"{kind}_{iterations:08d}.pt") for kind in ("gen", "dis")}
+
+
+def newest_authors_checkpoint(folder: str) -> str | None:
+    """The `gen_XXXXXXXX.pt` of the most iterations in `folder` (the authors' --resume takes it), or None."""
+    found = sorted(glob.glob(os.path.join(glob.escape(folder), "gen_" + "[0-9]" * 8 + ".pt")))
+    return found[-1] if found else None
 
 
 def load_authors_generators(gen_a: nn.Module, gen_b: nn.Module, path: str) -> None:
@@ -156,8 +167,9 @@ def resume_from_authors(model, gen_path: str) -> int:
 
 def save_authors_checkpoint(model, iterations: int) -> None:
     """Write `gen_XXXXXXXX.pt`, `dis_XXXXXXXX.pt` and `optimizer.pt` ({'gen': ..., 'dis': ...}) into the run
-    folder as the authors' trainer names them, XXXXXXXX the iterations done; written aside, then renamed."""
-    folder = model.save_dir
+    folder's checkpoints/ as the authors' trainer names them, XXXXXXXX the iterations done; written aside, then
+    renamed."""
+    folder = authors_dir(model.save_dir)
     _makedirs(folder)
     files = {path: {d: cpu_state_dict(getattr(model, f"net{kind}_{d}")) for d in ("a", "b")}
              for kind, path in authors_paths(folder, iterations).items()}
@@ -313,7 +325,7 @@ class RunFolder:
         os.ftruncate(self._fd, 0)
         os.write(self._fd, str(os.getpid()).encode())
         found = self.checkpoints()
-        if found and not self.opt.continue_train and not self.opt.overwrite:
+        if found and not self.goes_on() and not self.opt.overwrite:
             self.close()
             raise UserError(f"{self.path} holds the checkpoints of another run ({os.path.basename(found[0])}, "
                             f"{len(found)} files): resume it with --continue_train, start anew with --overwrite, "
@@ -322,6 +334,13 @@ class RunFolder:
 
     def checkpoints(self) -> list[str]:
         return sorted(glob.glob(os.path.join(glob.escape(self.path), "*.pth")))
+
+    def goes_on(self) -> bool:
+        """Whether this run goes on from the folder's: --continue_train, or MUNIT's and UNIT's --checkpoint naming
+        one of the folder's own authors' files (their --resume from a snapshot newer than `latest`)."""
+        checkpoint = getattr(self.opt, "checkpoint", None)
+        return self.opt.continue_train or bool(checkpoint) and \
+            os.path.realpath(os.path.dirname(checkpoint)) == os.path.realpath(authors_dir(self.path))
 
     def started(self) -> None:
         """The run's first iteration has trained: with --overwrite (and no --continue_train), the earlier run's

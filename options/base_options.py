@@ -15,6 +15,7 @@ from typing import Sequence
 
 import torch
 
+from data.transforms import PREPROCESS
 from models.networks import DISCRIMINATORS, GENERATORS, check_size, describe
 from models.networks.blocks import OUTPUTS, UPSAMPLING
 from models.networks.unet_z_generator import Z_UPSAMPLING
@@ -158,9 +159,10 @@ class BaseOptions:
         p.add_argument("--no_dropout", action="store_true", help="no dropout in the generator")
         p.add_argument("--max_dataset_size", type=float, default=float("inf"),
                        help="use at most this many images per domain")
-        p.add_argument("--resize_or_crop", "--preprocess", type=str, default="resize_and_crop",
-                       choices=["resize_and_crop", "resize", "crop", "none"],
-                       help="preprocessing: resize to loadSize then crop to fineSize, or a part of it")
+        p.add_argument("--resize_or_crop", "--preprocess", type=str, default="resize_and_crop", choices=PREPROCESS,
+                       help="preprocessing: resize to loadSize then crop to fineSize, or a part of it; scale_width"
+                            "(_and_crop): to loadSizeW wide, the aspect ratio kept (at least fineSizeH tall), (then "
+                            "crop); none: each side rounded to a multiple of 4")
         p.add_argument("--no_flip", action="store_true", help="do not flip images for augmentation")
         p.add_argument("--init_type", type=str, default="normal", choices=["normal", "xavier", "kaiming", "orthogonal"])
         p.add_argument("--init_gain", type=float, default=0.02, help="scale for normal, xavier and orthogonal init")
@@ -226,8 +228,7 @@ class BaseOptions:
         if "n_blocks" in self.given and generator.family == "resnet" and generator.depth not in (None, opt.n_blocks):
             raise OptionError(f"--n_blocks {opt.n_blocks} does not apply to --netG {opt.netG}, which has "
                               f"{generator.depth} blocks: use --netG basic for --n_blocks blocks")
-        if opt.resize_or_crop != "none":
-            check_size(opt, f"--netG {opt.netG}", generator)
+        check_size(opt, f"--netG {opt.netG}", generator)
         if generator.family in ("set", "resnet") and opt.upsample not in UPSAMPLING:
             raise OptionError(f"--netG {opt.netG} is not one of BicycleGAN's U-Nets: it takes --upsample "
                               f"{' or '.join(UPSAMPLING)}, not {opt.upsample}")
@@ -237,12 +238,15 @@ class BaseOptions:
         if opt.G_output != "generate" and opt.input_nc != opt.output_nc:
             raise OptionError(f"--G_output {opt.G_output} needs --input_nc == --output_nc, got {opt.input_nc} and "
                               f"{opt.output_nc}")
-        if opt.isTrain and opt.resize_or_crop != "none":
+        if opt.isTrain:
             check_size(opt, f"--netD {opt.netD}", DISCRIMINATORS[opt.netD])
         if opt.resize_or_crop == "resize_and_crop" and (
                 opt.fineSizeH > opt.loadSizeH or opt.fineSizeW > opt.loadSizeW):
             raise OptionError(f"--fineSizeH/W ({opt.fineSizeH}x{opt.fineSizeW}) must not exceed "
                               f"--loadSizeH/W ({opt.loadSizeH}x{opt.loadSizeW})")
+        if opt.resize_or_crop == "scale_width_and_crop" and opt.fineSizeW > opt.loadSizeW:
+            raise OptionError(f"--fineSizeW {opt.fineSizeW} must not exceed --loadSizeW {opt.loadSizeW} (the width "
+                              f"scale_width_and_crop scales to)")
 
     def parse(self, argv: Sequence[str] | None = None) -> argparse.Namespace:
         """Parse, validate and complete the options; writes nothing."""

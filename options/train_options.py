@@ -3,6 +3,7 @@ import argparse
 
 from .base_options import BaseOptions
 from metrics import training as held_out
+from models.losses import GAN_MODES
 from util.errors import OptionError
 
 LOGGERS = ("visdom", "html", "tensorboard", "wandb")
@@ -45,8 +46,9 @@ class TrainOptions(BaseOptions):
         p.add_argument("--lr", type=float, default=0.0002, help="initial learning rate (generators)")
         p.add_argument("--lr_D", type=float, default=None,
                        help="discriminators' learning rate (default: --lr, as the reference; the paper used 0.0001)")
-        p.add_argument("--gan_mode", type=str, default="lsgan", choices=["lsgan", "vanilla"],
-                       help="least squares or the original cross-entropy GAN loss")
+        p.add_argument("--gan_mode", type=str, default="lsgan", choices=GAN_MODES,
+                       help="least squares, the original cross-entropy GAN loss, or the Wasserstein critic's "
+                            "-mean D(real) + mean D(fake) (pytorch-CycleGAN-and-pix2pix's wgangp: no gradient penalty)")
         p.add_argument("--no_lsgan", dest="gan_mode", action="store_const", const="vanilla", default=argparse.SUPPRESS,
                        help="--gan_mode vanilla (the InstaGAN reference's spelling)")
         p.add_argument("--pool_size", type=int, default=50, help="size of the buffer of generated images")

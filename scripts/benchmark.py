@@ -84,14 +84,14 @@ def int_list(name: str, text: str, minimum: int) -> list[int]:
         raise OptionError(f"--{name} {text}: expected comma-separated integers") from None
     if not values or min(values) < minimum:
         raise OptionError(f"--{name} {text}: expected comma-separated integers >= {minimum}")
-    return values
+    return list(dict.fromkeys(values))   # a value given twice is run once
 
 
 def choice_list(name: str, text: str) -> list[str]:
     values = [x.strip() for x in text.split(",") if x.strip()]
     if not values or not set(values) <= set(CHOICES[name]):
         raise OptionError(f"--{name} {text}: choose among {', '.join(CHOICES[name])}")
-    return values
+    return list(dict.fromkeys(values))
 
 
 class _Parser(argparse.ArgumentParser):

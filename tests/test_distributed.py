@@ -6,6 +6,8 @@ import os
 import socket
 import subprocess
 import sys
+from contextlib import nullcontext
+from unittest import mock
 
 import pytest
 import torch
@@ -19,6 +21,7 @@ from models.run_state import cpu_state_dict, unwrap
 from models.masks import nonempty
 from options.train_options import TrainOptions
 from tests.conftest import TINY, write_shapes
+from tests.models.test_bicycle_gan_model import TINY as BICYCLE_TINY, batch as bicycle_batch
 from util import distributed
 from util.checkpoint import read_checkpoint
 from util.errors import OptionError
@@ -94,22 +97,48 @@ def one_step(flags: list[str], initial: dict, optimizer: str, data: dict) -> dic
 
     float64: Adam's first update is about lr * sign(gradient), and would blow float32's rounding noise in
     gradients that are 0 in exact arithmetic (conv biases before an instance norm) up to lr. SGD's update is
-    proportional to the gradient, so a wrong weighting of the processes' losses shows in it."""
+    proportional to the gradient, so a wrong weighting of the processes' losses shows in it.
+    `data["noise"]`, if given, (samples, draws, ...): what the step's torch.randn calls return, draw after draw."""
     opt = TrainOptions().parse(flags)
     model = create_model(opt)
     model.setup()
     for name, net in model.networks().items():
         unwrap(net).load_state_dict(initial[name])
     if optimizer == "sgd":
-        model.optimizer_G = torch.optim.SGD(model.optimizer_G.param_groups[0]["params"], lr=1e-3)
-        model.optimizer_D = torch.optim.SGD(model.optimizer_D.param_groups[0]["params"], lr=1e-3)
+        sgd = lambda adam: torch.optim.SGD(adam.param_groups[0]["params"], lr=1e-3)
+        if isinstance(getattr(model, "optimizer", None), dict):     # BicycleGAN's, by network
+            model.optimizer = {name: sgd(adam) for name, adam in model.optimizer.items()}
+        else:
+            model.optimizer_G, model.optimizer_D = sgd(model.optimizer_G), sgd(model.optimizer_D)
+    data = dict(data)
+    noise = data.pop("noise", None)
     model.set_input({k: v.double() if torch.is_tensor(v) else v for k, v in data.items()})
-    model.optimize_parameters()
+    with nullcontext() if noise is None else mock.patch("torch.randn", side_effect=list(noise.unbind(1))):
+        model.optimize_parameters()
     return {name: cpu_state_dict(net) for name, net in model.networks().items()}
 
 
 def part(data: dict, i: int) -> dict:
-    return {k: v[i:i + 1] for k, v in data.items()}
+    """Process i's share of a batch for 2 processes: every second sample from i, as DistributedSampler deals."""
+    return {k: v[i::2] for k, v in data.items()}
+
+
+def two_process_steps(tmp_path, cases: list[tuple]) -> list[list[dict]]:
+    """one_step of each (flags, initial, optimizer, data) case in 2 gloo processes, each on its part of data:
+    [rank 0's networks per case, rank 1's]."""
+    out = str(tmp_path / "result")
+    mp.spawn(step_worker, args=(2, str(tmp_path / "store"), cases, out), nprocs=2)
+    return [torch.load(f"{out}.{r}", weights_only=True) for r in range(2)]
+
+
+def assert_same_steps(labels: list[str], expected: list[dict], ranks: list[list[dict]]) -> None:
+    """Both processes hold one model, and it is the one process's within 1e-6."""
+    for label, want, got0, got1 in zip(labels, expected, *ranks, strict=True):
+        for name in want:
+            for key, value in want[name].items():
+                where = f"{label} {name}.{key}"
+                assert torch.equal(got0[name][key], got1[name][key]), where   # one model on both processes
+                torch.testing.assert_close(got0[name][key], value, atol=1e-6, rtol=0, msg=where)
 
 
 def step_worker(rank: int, world: int, init_file: str, cases: list, out: str) -> None:
@@ -148,16 +177,26 @@ def test_two_processes_take_the_step_of_one_process_with_both_samples(tmp_path, 
         initial = {name: cpu_state_dict(net) for name, net in create_model(opt).networks().items()}
         expected.append(one_step(flags, initial, optimizer, data))
         cases.append((flags, initial, optimizer, data))
+    assert_same_steps([" ".join(case) for case in CASES], expected, two_process_steps(tmp_path, cases))
 
-    out = str(tmp_path / "result")
-    mp.spawn(step_worker, args=(2, str(tmp_path / "store"), cases, out), nprocs=2)
-    ranks = [torch.load(f"{out}.{r}", weights_only=True) for r in range(2)]
-    for (model_name, optimizer), want, got0, got1 in zip(CASES, expected, *ranks):
-        for name in want:
-            for key, value in want[name].items():
-                where = f"{model_name} {optimizer} {name}.{key}"
-                assert torch.equal(got0[name][key], got1[name][key]), where   # one model on both processes
-                torch.testing.assert_close(got0[name][key], value, atol=1e-6, rtol=0, msg=where)
+
+def test_bicycle_gan_two_processes_with_2_samples_take_the_step_of_one_process_with_4(tmp_path, float64):
+    """BicycleGAN splits each process's batch in halves: the first (A1, B1) feeds both branches, the second's B2 is
+    D2's real image. Process r with samples [r, r + 2] (DistributedSampler's deal) takes r as its first half and
+    r + 2 as its second, so 2 processes with 2 samples each use the halves of one process with [0, 1 | 2, 3], and
+    take its step when the noise matches: E(B)'s eps and the random z of first-half sample r go to process r.
+    No one-process batch matches processes with 1 sample each (each then uses its sample as both halves).
+    The KL and a single-scale D2's GAN losses are sums over the images, not means (the authors'): counted over
+    every process's images, they weigh in the step as in one process."""
+    flags = [*BICYCLE_TINY, "--dataroot", str(tmp_path), "--checkpoints_dir", str(tmp_path / "ck"), "--display_id",
+             "0", "--seed", "5", "--lambda_kl", "1"]
+    opt = TrainOptions().parse(flags)
+    assert opt.netD2 == "basic_128" and opt.netD == "basic_128_multi"     # D2 one map (a sum), D a list (means)
+    seed_all(opt.seed)
+    initial = {name: cpu_state_dict(net) for name, net in create_model(opt).networks().items()}
+    data = bicycle_batch(4) | {"noise": torch.randn(2, 2, opt.nz)}      # first-half samples x (eps, z)
+    expected = one_step(flags, initial, "sgd", data)
+    assert_same_steps(["bicycle_gan sgd"], [expected], two_process_steps(tmp_path, [(flags, initial, "sgd", data)]))
 
 
 # -- single process: every helper is the identity ----------------------------------------------------------------------

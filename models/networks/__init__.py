@@ -14,7 +14,7 @@ from .latent_encoder import conv_encoder, resnet_encoder
 from .multiscale_discriminator import MultiScaleDiscriminator
 from .munit_discriminator import MsImageDiscriminator
 from .munit_generator import AdaINGenerator
-from .patch_discriminator import NLayerDiscriminator
+from .patch_discriminator import NLayerDiscriminator, PixelDiscriminator
 from .resnet_generator import ResnetGenerator
 from .set_discriminator import NLayerSetDiscriminator
 from .set_generator import ResnetSetGenerator
@@ -26,8 +26,9 @@ from .unit_generator import VAEGenerator
 @dataclass(frozen=True)
 class Net:
     """One `--net*` value. `depth`: residual blocks (None: --n_blocks), U-Net downsamplings, strided PatchGAN
-    convs (None: --n_layers_D) or encoder stages; `outputs`: the --G_output values a generator offers. MUNIT's
-    and UNIT's networks take their depths from --n_downsample, --n_layers_D and --num_scales."""
+    convs (None: --n_layers_D; 0: the 1x1 PatchGAN, 1x1 convs only) or encoder stages; `outputs`: the --G_output
+    values a generator offers. MUNIT's and UNIT's networks take their depths from --n_downsample, --n_layers_D and
+    --num_scales."""
     family: str
     depth: int | None
     help: str
@@ -45,6 +46,8 @@ class Net:
             return 4, 4                                        # two stride-2 convs down, two up
         if self.family == "unet":
             return 2 ** self.depth, 2 ** self.depth
+        if self.family == "patch" and self.depth == 0:
+            return 1, 1                                        # 1x1 convs: any size
         if self.family in ("set_patch", "patch", "multi_patch"):
             return patch_min_size(self.depth or n_layers_D), 1
         return 2 ** self.depth, 1                              # encoders: depth halvings, then a global average
@@ -67,6 +70,7 @@ DISCRIMINATORS: dict[str, Net] = {
     "n_layers": Net("patch", None, "PatchGAN with --n_layers_D strided convs"),
     "basic_128": Net("patch", 2, "PatchGAN with 2 strided convs (BicycleGAN's for 128 pixels)"),
     "basic_256": Net("patch", 3, "PatchGAN with 3 strided convs (BicycleGAN's for 256 pixels)"),
+    "pixel": Net("patch", 0, "1x1 PatchGAN (PixelGAN): 1x1 convs, one decision per pixel"),
     "basic_128_multi": Net("multi_patch", 2, "--num_Ds PatchGANs of 2 strided convs on ever coarser scales"),
     "basic_256_multi": Net("multi_patch", 3, "--num_Ds PatchGANs of 3 strided convs on ever coarser scales"),
     "ms_image": Net("ms_image", None, "MUNIT's and UNIT's --num_scales PatchGANs of --n_layers_D strided convs on ever "
@@ -81,11 +85,23 @@ ENCODERS: dict[str, Net] = {
 
 
 def check_size(opt: argparse.Namespace, flag: str, net: Net) -> None:
-    """Refuse a crop (--fineSizeH/W) that `net`, chosen by `flag`, cannot take (at parse time, in one line)."""
+    """Refuse image sizes that `net`, chosen by `flag`, cannot take (at parse time, in one line), as far as
+    --resize_or_crop makes them known then: the crop (--fineSizeH/W; also without a --resize_or_crop in `opt`);
+    for scale_width the width --loadSizeW and the least height --fineSizeH, the height following each image's
+    aspect ratio; for none nothing, each image keeping its size (rounded to multiples of 4)."""
     smallest, multiple = net.size_rule(opt.n_layers_D, getattr(opt, "n_downsample", 2), getattr(opt, "num_scales", 1))
+    rule = f"at least {smallest} pixels per side" + (f", multiples of {multiple}" if multiple > 1 else "")
+    mode = getattr(opt, "resize_or_crop", "crop")
+    if mode == "none":
+        return
+    if mode == "scale_width":
+        w, least_h = opt.loadSizeW, opt.fineSizeH
+        if min(w, least_h) < smallest or w % multiple:
+            raise OptionError(f"--preprocess scale_width: a width of --loadSizeW {w} and heights from --fineSizeH "
+                              f"{least_h} up do not fit {flag}: {rule}")
+        return
     h, w = opt.fineSizeH, opt.fineSizeW
     if min(h, w) < smallest or h % multiple or w % multiple:
-        rule = f"at least {smallest} pixels per side" + (f", multiples of {multiple}" if multiple > 1 else "")
         raise OptionError(f"--fineSizeH/W ({h}x{w}) do not fit {flag}: {rule}")
 
 
@@ -138,6 +154,8 @@ def define_D(input_nc: int, ndf: int, netD: str, n_layers_D: int = 3, norm: str 
     depth = n_layers_D if net.depth is None else net.depth
     if net.family == "set_patch":
         model = NLayerSetDiscriminator(input_nc, ndf, depth, norm_layer)
+    elif net.family == "patch" and depth == 0:
+        model = PixelDiscriminator(input_nc, ndf, norm_layer)
     elif net.family == "patch":
         model = NLayerDiscriminator(input_nc, ndf, depth, norm_layer)
     else:
@@ -171,6 +189,6 @@ def define_translator(netG: str, input_dim: int, dim: int, n_downsample: int, n_
 def define_ms_image_D(input_dim: int, dim: int, n_layer: int, num_scales: int, norm: str, activ: str, pad_type: str,
                       init_type: str | None = "normal", init_gain: float = 0.02) -> nn.Module:
     """MUNIT's and UNIT's multi-scale discriminator (`--netD ms_image`); norm in the authors' names (none, in, ln,
-    bn)."""
+    bn, sn)."""
     model = MsImageDiscriminator(input_dim, dim, n_layer, num_scales, norm, activ, pad_type)
     return init_weights(model, init_type, init_gain) if init_type else model

@@ -6,7 +6,9 @@ of their default initialisation, created) in the authors' order: pad, norm, acti
 random styles of the authors' test.py).
 
 Norms: `in` InstanceNorm2d (no affine, no statistics), `ln` the authors' layer norm (below, not nn.LayerNorm),
-`adain` adaptive instance norm (parameters given per sample at run time), `bn`, `none`.
+`adain` adaptive instance norm (parameters given per sample at run time), `bn`, `none`, and `sn`: no norm layer,
+the conv wrapped in spectral normalisation (the authors' wrapper, the same as InstaGAN's: spectral_norm.py) with
+their keys `conv.module.weight_bar`, `.bias`, `.weight_u`, `.weight_v`.
 """
 from __future__ import annotations
 
@@ -14,9 +16,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .spectral_norm import SpectralNorm
+
 PAD_TYPES = ("reflect", "replicate", "zero")
 ACTIVATIONS = ("relu", "lrelu", "prelu", "selu", "tanh", "none")
-NORMS = ("in", "ln", "adain", "bn", "none")
+NORMS = ("in", "ln", "adain", "bn", "none", "sn")
 
 
 class LayerNorm(nn.Module):
@@ -76,7 +80,7 @@ def assign_adain_params(params: torch.Tensor, net: nn.Module) -> None:
 def _norm(norm: str, dim: int) -> nn.Module | None:
     return {"in": lambda: nn.InstanceNorm2d(dim), "ln": lambda: LayerNorm(dim),
             "adain": lambda: AdaptiveInstanceNorm2d(dim), "bn": lambda: nn.BatchNorm2d(dim),
-            "none": lambda: None}[norm]()
+            "none": lambda: None, "sn": lambda: None}[norm]()
 
 
 def _activation(activation: str) -> nn.Module | None:
@@ -86,7 +90,8 @@ def _activation(activation: str) -> nn.Module | None:
 
 
 class Conv2dBlock(nn.Module):
-    """pad -> conv (bias) -> norm -> activation; keys `norm.*`, `activation.*` (prelu), `conv.*`."""
+    """pad -> conv (bias) -> norm -> activation; keys `norm.*`, `activation.*` (prelu), `conv.*` (`conv.module.*`
+    with `sn`: the conv's default initialisation, then u and v drawn, as theirs)."""
 
     def __init__(self, input_dim: int, output_dim: int, kernel_size: int, stride: int, padding: int = 0,
                  norm: str = "none", activation: str = "relu", pad_type: str = "zero"):
@@ -96,6 +101,8 @@ class Conv2dBlock(nn.Module):
         self.norm = _norm(norm, output_dim)
         self.activation = _activation(activation)
         self.conv = nn.Conv2d(input_dim, output_dim, kernel_size, stride)
+        if norm == "sn":
+            self.conv = SpectralNorm(self.conv)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv(self.pad(x))

@@ -44,6 +44,7 @@ class SpectralNorm(nn.Module):
         module.register_buffer("weight_v", _normalize(weight.new_empty(weight[0].numel()).normal_()))
         self.module = module
 
+    @torch.compiler.disable   # compiled, the stored u would be saved for backward and then moved by the next call
     def sigmas(self, n: int) -> torch.Tensor:
         """(n,) sigma after 1..n power iterations from the stored u; stores the last u, v. Differentiable in W."""
         conv = self.module

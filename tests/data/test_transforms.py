@@ -13,7 +13,8 @@ def _opt(tmp_path, **kw):
 
 
 @pytest.mark.parametrize("mode, size", [("resize_and_crop", (12, 16)), ("resize", (12, 16)), ("crop", (12, 16)),
-                                         ("none", (30, 25))])
+                                         ("none", (32, 24)), ("scale_width", (16, 16)),
+                                         ("scale_width_and_crop", (12, 16))])
 def test_output_size_per_mode(tmp_path, mode, size):
     opt = _opt(tmp_path, resize_or_crop=mode)
     img = Image.fromarray(random_rgb(25, 30))
@@ -50,3 +51,42 @@ def test_normalise_and_grey():
     assert rgb.shape == (3, 3, 4) and grey.shape == (1, 3, 4)
     torch.testing.assert_close(grey[0], rgb[0] * 0.299 + rgb[1] * 0.587 + rgb[2] * 0.114, rtol=0, atol=0)
     torch.testing.assert_close(rgb, torch.from_numpy(pixels).permute(2, 0, 1).float() / 127.5 - 1)
+
+
+# --- pytorch-CycleGAN-and-pix2pix's scale_width(_and_crop) and none (make_opt: --loadSizeW 16, --fineSizeH/W 16x12) --
+
+@pytest.mark.parametrize("size, expected", [
+    ((30, 25), (16, 16)),     # 16 * 25 / 30 = 13.3 tall: raised to --fineSizeH 16
+    ((20, 40), (16, 32)),
+    ((33, 50), (16, 24)),     # 24.24, truncated
+    ((7, 9), (16, 20)),       # 20.57, truncated (scaled up)
+    ((16, 20), None),         # already 16 wide and at least 16 tall: untouched
+])
+def test_scale_width_keeps_the_aspect_ratio_but_at_least_the_crop_height(tmp_path, size, expected):
+    params = draw_params(_opt(tmp_path, resize_or_crop="scale_width"), size, "x.png")
+    assert params.resize == expected and params.crop is None
+    img = Image.fromarray(random_rgb(size[1], size[0]))
+    out = apply(img, params)
+    assert out.size == (expected or size)
+    flipped = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if params.flip else img
+    assert out.tobytes() == (flipped.resize(expected, Image.Resampling.BICUBIC) if expected else flipped).tobytes()
+
+
+def test_scale_width_and_crop_draws_the_crop_within_the_scaled_picture(tmp_path):
+    opt = _opt(tmp_path, resize_or_crop="scale_width_and_crop")
+    torch.manual_seed(0)
+    params = [draw_params(opt, (20, 40), "x.png") for _ in range(300)]
+    assert {p.resize for p in params} == {(16, 32)}
+    # theirs: x in [0, 16 - 12], y in [0, 16 * 40 // 20 - 16], a 12x16 crop
+    assert {p.crop[0] for p in params} == set(range(5)) and {p.crop[1] for p in params} == set(range(17))
+    assert {(p.crop[2] - p.crop[0], p.crop[3] - p.crop[1]) for p in params} == {(12, 16)}
+    short = draw_params(opt, (30, 25), "x.png")       # 16 * 25 // 30 = 13 < 16: y = 0 in the picture raised to 16
+    assert short.resize == (16, 16) and short.crop[1] == 0
+
+
+@pytest.mark.parametrize("size, expected", [((30, 25), (32, 24)), ((26, 18), (24, 16)), ((2, 3), (4, 4)),
+                                            ((24, 20), None)])
+def test_none_rounds_each_side_to_a_multiple_of_4(tmp_path, size, expected):
+    """Python's round, as theirs: 6.5 -> 6, 4.5 -> 4; never below 4."""
+    params = draw_params(_opt(tmp_path, resize_or_crop="none"), size, "x.png")
+    assert params.resize == expected and params.crop is None

@@ -262,3 +262,21 @@ def test_ins_max_slots_hold_what_select_masks_would_keep(tmp_path):
     assert item["A_segs"].shape == item["B_segs"].shape == (3, 16, 12)
     torch.testing.assert_close(item["A_segs"], all_slots[[1, 3, 4]], rtol=0, atol=0)
     torch.testing.assert_close(select_masks(item["A_segs"][None], 3), select_masks(all_slots[None], 3), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("mode", ["scale_width", "scale_width_and_crop", "none"])
+def test_masks_stay_in_step_with_their_image_in_every_preprocess_mode(tmp_path, mode):
+    """The image is its own mask in grey: after any resize, crop and flip the two still agree pixel for pixel."""
+    mask = rect_mask(30, 22, 5, 3, 21, 11)
+    save(tmp_path / "trainA" / "x.png", np.repeat(mask[..., None], 3, axis=2))
+    save(tmp_path / "trainA_seg" / "x_0.png", mask)
+    write_domain(tmp_path, "train", "B", {"y": []})
+    ds = _dataset(tmp_path, resize_or_crop=mode, mask_resize="bicubic")
+    torch.manual_seed(1)
+    items = [ds[0] for _ in range(8)]
+    for item in items:
+        torch.testing.assert_close(item["A_segs"][0], item["A"][0], rtol=0, atol=0)
+    # (H, W): 16 wide, int(16 * 30 / 22) tall; a 16x12 crop; 30 and 22 rounded to 32 and 24 (round(5.5) = 6)
+    expected = {"scale_width": (21, 16), "scale_width_and_crop": (16, 12), "none": (32, 24)}[mode]
+    assert {tuple(item["A"].shape[1:]) for item in items} == {expected}
+    assert len({item["A"].numpy().tobytes() for item in items}) > 1          # different crops and flips

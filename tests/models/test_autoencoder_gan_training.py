@@ -19,6 +19,7 @@ import train as train_script
 from models import create_model
 from models.autoencoder_gan import AutoEncoderGANModel
 from models.losses import VGGPerceptualLoss
+from models.networks.spectral_norm import SpectralNorm
 from options.test_options import TestOptions
 from options.train_options import TrainOptions
 from util.checkpoint import read_checkpoint
@@ -507,8 +508,8 @@ def test_snapshots_in_the_authors_layout_load_in_test_py(data, tmp_path):
     ck = tmp_path / "ck"
     assert train_script.main(run_flags("munit", data, ck, "--max_iter", "3", "--snapshot_save_iter", "2",
                                        "--print_freq", "100")) == 0
-    run = ck / "run"
-    assert sorted(p.name for p in run.glob("*.pt")) == ["dis_00000002.pt", "gen_00000002.pt", "optimizer.pt"]
+    run = ck / "run" / "checkpoints"                                                    # as in their output folder
+    assert sorted(p.name for p in run.iterdir()) == ["dis_00000002.pt", "gen_00000002.pt", "optimizer.pt"]
     gen, dis = (torch.load(run / f"{kind}_00000002.pt", weights_only=True) for kind in ("gen", "dis"))
     latest = weights(ck)
     assert gen.keys() == dis.keys() == {"a", "b"}
@@ -537,7 +538,35 @@ def test_snapshots_in_the_authors_layout_load_in_test_py(data, tmp_path):
         assert all(torch.equal(state[k], gen[d][k]) for k in gen[d])
 
 
-# -- 8. the learning-rate schedule -------------------------------------------------------------------------------------
+# -- 8. --dis_norm sn --------------------------------------------------------------------------------------------------
+def unit_vector(x):
+    return x / (x.norm() + 1e-12)
+
+
+def test_sn_discriminators_train_their_weights_and_iterate_u_once_per_call(data):
+    model = create_model(train_opt("munit", data, "--dis_norm", "sn"))
+    model.setup()
+    wrapped = [m.module for d in (model.netdis_a, model.netdis_b) for m in d.modules() if isinstance(m, SpectralNorm)]
+    assert len(wrapped) == 2 * 2                                        # per D: 2 scales x (--n_layers_D 2 - 1)
+    trained = [p for group in model.optimizer_D.param_groups for p in group["params"]]
+    assert len(trained) == sum(1 for d in (model.netdis_a, model.netdis_b) for _ in d.parameters())
+    assert {id(conv.weight_bar) for conv in wrapped} <= {id(p) for p in trained}
+    assert not {id(t) for conv in wrapped for t in (conv.weight_u, conv.weight_v)} & {id(p) for p in trained}
+    before = [(conv.weight_bar.detach().clone(), conv.weight_u.clone()) for conv in wrapped]
+    model.set_input(batch(2))
+    model.optimize_parameters()
+    assert all(math.isfinite(v) for v in model.losses.values())
+    for conv, (w_before, u) in zip(wrapped, before):
+        assert not torch.equal(conv.weight_bar, w_before)               # trained
+        # D's step calls each D twice (fake, real) with the old W, G's step once with the new: three iterations
+        for w in (w_before, w_before, conv.weight_bar.detach()):
+            w = w.flatten(1)
+            v = unit_vector(w.t() @ u)
+            u = unit_vector(w @ v)
+        torch.testing.assert_close(conv.weight_u, u)
+
+
+# -- 9. the learning-rate schedule -------------------------------------------------------------------------------------
 def test_only_the_step_schedule(data):
     with pytest.raises(OptionError, match="--lr_policy step"):
         train_opt("munit", data, "--lr_policy", "linear")

@@ -141,14 +141,14 @@ def test_networks_take_other_sizes_than_the_authors():
 
 
 def test_gan_loss_sums_scales_and_a_single_map_image_by_image():
-    loss = MultiScaleGANLoss(use_lsgan=True)
+    loss = MultiScaleGANLoss("lsgan")
     maps = [torch.full((2, 1, 2, 2), 0.5), torch.zeros(2, 1, 1, 1)]
     assert loss(maps, True).item() == pytest.approx(0.25 + 1.0)
     assert loss(maps, False).item() == pytest.approx(0.25 + 0.0)
     single = torch.tensor([0.0, 1.0, 1.0, 1.0]).view(2, 1, 1, 2)   # image 0: (0-1)^2, 0 -> mean 0.5; image 1: 0
     assert loss(single, True).item() == pytest.approx(0.5)
     assert loss(torch.cat([single, single]), True).item() == pytest.approx(1.0)          # a sum over images
-    vanilla = MultiScaleGANLoss(use_lsgan=False)
+    vanilla = MultiScaleGANLoss("vanilla")
     assert vanilla([torch.zeros(1, 1, 2, 2)], True).item() == pytest.approx(math.log(2))
 
 

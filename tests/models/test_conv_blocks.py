@@ -4,9 +4,13 @@ import argparse
 
 import pytest
 import torch
+import torch.nn.functional as F
 
+from models import run_state
 from models.networks import DISCRIMINATORS, GENERATORS, check_size, define_ms_image_D, define_translator
-from models.networks.conv_blocks import AdaptiveInstanceNorm2d, LayerNorm, assign_adain_params, num_adain_params
+from models.networks.conv_blocks import (AdaptiveInstanceNorm2d, Conv2dBlock, LayerNorm, assign_adain_params,
+                                         num_adain_params)
+from models.networks.munit_discriminator import MsImageDiscriminator
 from models.networks.munit_generator import AdaINGenerator
 from models.networks.unit_generator import VAEGenerator, share_layers
 from util.errors import OptionError
@@ -93,3 +97,58 @@ def test_the_table_declares_their_networks_and_sizes():
     assert gen.decode(*gen.encode(torch.randn(1, 3, 16, 16))).shape == (1, 3, 16, 16)
     dis = define_ms_image_D(3, 4, 4, 3, "none", "lrelu", "reflect")
     assert [m.shape[-1] for m in dis(torch.randn(1, 3, 64, 64))] == [4, 2, 1]
+
+
+# -- dis.norm sn: the authors' SpectralNorm wrapper (models/networks/spectral_norm.py) ---------------------------------
+def unit_vector(x):
+    return x / (x.norm() + 1e-12)
+
+
+def test_sn_block_draws_keys_and_one_power_iteration_per_call():
+    torch.manual_seed(0)
+    block = Conv2dBlock(3, 4, 4, 2, 1, "sn", "lrelu", "reflect")
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 4, 4, 2)               # their draws: the conv's default initialisation, then u, then v
+    u, v = unit_vector(torch.randn(4)), unit_vector(torch.randn(48))
+    assert block.norm is None
+    state = block.state_dict()
+    assert sorted(state) == [f"conv.module.{name}" for name in ("bias", "weight_bar", "weight_u", "weight_v")]
+    for key, want in (("weight_bar", conv.weight), ("bias", conv.bias), ("weight_u", u), ("weight_v", v)):
+        assert torch.equal(state[f"conv.module.{key}"], want), key
+    # their optimiser lists bias, weight_bar (u and v do not require gradients): the same order as ours
+    assert [n for n, _ in block.named_parameters()] == ["conv.module.bias", "conv.module.weight_bar"]
+    x = torch.randn(2, 3, 8, 8)
+    w = conv.weight.detach().flatten(1)
+    for _ in range(2):                               # every call: v from u, u from v, W / (u . W v), then the bias
+        v = unit_vector(w.t() @ u)
+        u = unit_vector(w @ v)
+        expected = F.leaky_relu(F.conv2d(F.pad(x, (1,) * 4, mode="reflect"), conv.weight / (u @ w @ v), conv.bias,
+                                         stride=2), 0.2)
+        torch.testing.assert_close(block(x), expected)
+        torch.testing.assert_close(block.conv.module.weight_u, u)
+        torch.testing.assert_close(block.conv.module.weight_v, v)
+
+
+def test_sn_convs_keep_their_default_initialisation_and_load_the_authors_layout():
+    """As the authors' trainer: its initialisation (`init`, then N(0, 0.02) for D) skips a wrapped conv, which has no
+    `weight` any more; the first conv of each scale and the last are not wrapped (theirs neither)."""
+    torch.manual_seed(1)
+    constructed = MsImageDiscriminator(3, 4, 3, 2, "sn", "lrelu", "reflect").state_dict()
+    torch.manual_seed(1)
+    dis = define_ms_image_D(3, 4, 3, 2, "sn", "lrelu", "reflect")
+    state = dis.state_dict()
+    wrapped = [k for k in state if ".conv.module." in k]
+    assert len(wrapped) == 2 * 2 * 4 and [k for k in state if "weight_bar" in k][0] == "cnns.0.1.conv.module.weight_bar"
+    for key, value in state.items():
+        assert torch.equal(value, constructed[key]) == (key in wrapped), key
+    # a state dict in their order (weight_u, weight_v registered before weight_bar) loads strictly
+    theirs = {}
+    for key in state:
+        if key.endswith("conv.module.bias"):
+            prefix = key[: -len("bias")]
+            theirs.update({prefix + name: torch.randn(state[prefix + name].shape)
+                           for name in ("bias", "weight_u", "weight_v", "weight_bar")})
+        elif ".conv.module." not in key:
+            theirs[key] = torch.randn(state[key].shape)
+    run_state.load_state(dis, theirs, "dis_00000001.pt")
+    assert all(torch.equal(dis.state_dict()[k], v) for k, v in theirs.items())

@@ -92,6 +92,21 @@ def test_double_width_doubles_the_first_layer(tiny_data):
     assert model.netG_A.model[1].out_channels == 8 and model.netD_A.model[0].out_channels == 8
 
 
+def test_pixel_discriminator_trains_a_step(tiny_data):
+    opt = TrainOptions().parse(["--dataroot", tiny_data, "--model", "cycle_gan", "--netD", "pixel", "--seed", "0",
+                                *TINY_TRAIN, *BASIC])
+    model = create_model(opt)
+    assert [type(D.net[-1]) for D in (model.netD_A, model.netD_B)] == [torch.nn.Conv2d] * 2
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(2, 1, 3, 32, 24, generator=g) * 2 - 1
+    model.set_input({"A": a, "B": b, "A_paths": ["a"], "B_paths": ["b"]})
+    before = model.netD_A.net[0].weight.detach().clone()
+    model.optimize_parameters()
+    assert all(np.isfinite(v) and v > 0 for v in model.get_current_losses().values())
+    assert not torch.equal(before, model.netD_A.net[0].weight)
+    assert model.netD_A(model.fake_B).shape == (1, 1, 32, 24)     # a decision per pixel
+
+
 def test_set_networks_are_refused(tiny_data):
     with pytest.raises(OptionError, match="needs image networks"):
         TrainOptions().parse(["--dataroot", tiny_data, "--model", "cycle_gan", "--netG", "set", *TINY_TRAIN])

@@ -1,7 +1,9 @@
 """Mask-set helpers and the losses of Eq. 3-6 on small hand-checked tensors."""
+import pytest
 import torch
 
-from models.losses import ContextPreservingLoss, GANLoss, SetL1Loss
+from models import create_model
+from models.losses import ContextPreservingLoss, GANLoss, MultiScaleGANLoss, SetL1Loss
 from models.masks import context_weight, merge_masks, nonempty, select_masks
 
 
@@ -53,10 +55,39 @@ def test_context_weight_is_one_outside_both_masks():
 
 def test_lsgan_and_vanilla_losses():
     pred = torch.tensor([[0.5, -1.0]])
-    assert torch.isclose(GANLoss(True)(pred, True), torch.tensor((0.25 + 4.0) / 2))
-    assert torch.isclose(GANLoss(True)(pred, False), torch.tensor((0.25 + 1.0) / 2))
+    assert torch.isclose(GANLoss("lsgan")(pred, True), torch.tensor((0.25 + 4.0) / 2))
+    assert torch.isclose(GANLoss("lsgan")(pred, False), torch.tensor((0.25 + 1.0) / 2))
     expected = torch.nn.functional.binary_cross_entropy(torch.sigmoid(pred), torch.ones_like(pred))
-    assert torch.isclose(GANLoss(False)(pred, True), expected)
+    assert torch.isclose(GANLoss("vanilla")(pred, True), expected)
+
+
+def test_wgangp_is_the_critics_mean_without_target_or_sigmoid():
+    pred = torch.tensor([[[[0.5, -2.0], [3.0, 1.5]]]], requires_grad=True)     # mean 0.75
+    wgan = GANLoss(gan_mode="wgangp")
+    assert wgan(pred, True).item() == -0.75 and wgan(pred, False).item() == 0.75
+    wgan(pred, True).backward()
+    assert torch.equal(pred.grad, torch.full_like(pred, -0.25))
+    # BicycleGAN's: the sum over scales, and over the images of a single map
+    multi = MultiScaleGANLoss(gan_mode="wgangp")
+    assert multi([pred, 2 * pred], False).item() == 0.75 + 1.5
+    assert multi(torch.cat([pred, 3 * pred]), True).item() == -0.75 - 2.25
+    with pytest.raises(ValueError, match="unknown gan_mode 'wgan'"):
+        GANLoss(gan_mode="wgan")
+
+
+@pytest.mark.parametrize("model, flags", [
+    ("insta_gan", ["--fineSizeH", "32", "--fineSizeW", "32", "--loadSizeH", "32", "--loadSizeW", "32"]),
+    ("cycle_gan", ["--netG", "basic", "--crop_size", "32", "--load_size", "32"]),
+    ("pix2pix", ["--netG", "unet_64", "--crop_size", "64", "--load_size", "64"]),
+    ("bicycle_gan", ["--netG", "unet_64", "--crop_size", "64", "--load_size", "64", "--netD", "basic_128",
+                     "--netD2", "basic_128", "--netE", "conv_128"]),
+])
+def test_every_model_of_gan_mode_takes_wgangp(tmp_path, model, flags):
+    from options.train_options import TrainOptions
+
+    opt = TrainOptions().parse(["--dataroot", str(tmp_path), "--model", model, "--gan_mode", "wgangp", "--ngf", "2",
+                                "--ndf", "2", "--n_blocks", "1", "--gpu_ids", "-1", *flags])
+    assert create_model(opt).criterionGAN.gan_mode == "wgangp"
 
 
 def test_set_l1_runs_over_image_and_mask_channels():

@@ -106,6 +106,22 @@ def test_conditional_discriminator_and_losses(aligned_data, tmp_path):
     assert all(np.isfinite(v) and v > 0 for v in losses.values())
 
 
+def test_pixel_discriminator_and_wgangp_train_a_step(aligned_data, tmp_path):
+    """pytorch-CycleGAN-and-pix2pix's --netD pixel judges [A; B] pixel by pixel; wgangp's D losses are -mean D(real)
+    and mean D(fake)."""
+    opt, model = train_model(aligned_data, tmp_path, ["--netD", "pixel", "--gan_mode", "wgangp"])
+    assert model.netD.net[0].in_channels == 6 and set(model.netD.state_dict()) >= {"net.0.weight", "net.5.weight"}
+    model.set_input(next(iter(create_dataloader(opt))))
+    before = [p.detach().clone() for p in model.netD.parameters()]
+    with torch.no_grad():
+        expected_real = -float(model.netD(torch.cat([model.real_A, model.real_B], 1)).mean())
+    model.optimize_parameters()
+    losses = model.get_current_losses()
+    assert losses["D_real"] == pytest.approx(expected_real, rel=1e-5)   # batch norm: the same batch, the same D
+    assert all(np.isfinite(v) for v in losses.values())
+    assert any(not torch.equal(b, p) for b, p in zip(before, model.netD.parameters()))
+
+
 @pytest.mark.parametrize("direction, input_half", [("AtoB", 0), ("BtoA", 1)])
 def test_direction_picks_the_input_half(aligned_data, tmp_path, direction, input_half):
     opt, model = train_model(aligned_data, tmp_path, ["--direction", direction, "--no_flip"])

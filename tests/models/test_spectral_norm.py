@@ -67,6 +67,20 @@ def test_ranked_rows_equal_one_call_per_row():
     assert torch.equal(sn.module.weight_v, one_by_one.module.weight_v)
 
 
+def test_compiled_calls_before_one_backward_equal_eager():
+    """A discriminator is called on real and fake images before its loss goes backward; between the calls u moves.
+    Compiled, the moved u must not be what the first call saved for its backward."""
+    torch.manual_seed(0)
+    eager = SpectralNorm(torch.nn.Conv2d(3, 4, 4, stride=2, padding=1))
+    compiled = copy.deepcopy(eager)
+    run = torch.compile(compiled)
+    x, rank = torch.rand(3, 3, 8, 8), torch.tensor([0, 1, 0])
+    (eager(x).square().sum() + eager(x, rank, 2).sum()).backward()
+    (run(x).square().sum() + run(x, rank, 2).sum()).backward()
+    torch.testing.assert_close(compiled.module.weight_bar.grad, eager.module.weight_bar.grad)
+    assert torch.equal(compiled.module.weight_u, eager.module.weight_u)
+
+
 def test_sigma_converges_to_the_largest_singular_value():
     torch.manual_seed(0)
     sn = SpectralNorm(torch.nn.Conv2d(3, 6, 3))

@@ -201,3 +201,32 @@ def test_logger_list_is_the_one_record_of_the_loggers(tmp_path, flags, loggers, 
 def test_logger_conflicts_are_one_line_errors(tmp_path, flags, message):
     with pytest.raises(OptionError, match=f"^{re.escape(message)}"):
         TrainOptions().parse(["--dataroot", str(tmp_path), "--gpu_ids", "-1", *flags])
+
+
+# -- pytorch-CycleGAN-and-pix2pix's --preprocess modes: what parse time can check of the sizes they give -----------
+CYCLE = ["--model", "cycle_gan", "--netG", "basic", "--gpu_ids", "-1"]
+
+
+@pytest.mark.parametrize("flags", [
+    ["--preprocess", "scale_width", "--load_size", "288"],                  # 288 wide, heights from 256 up
+    ["--preprocess", "scale_width_and_crop", "--load_size", "286"],        # 256x256 crops of 286 wide pictures
+    ["--preprocess", "none", "--load_size", "30", "--crop_size", "30"],    # the pictures' sizes, rounded to 4
+])
+def test_their_preprocess_modes_parse(tmp_path, flags):
+    assert TrainOptions().parse(["--dataroot", str(tmp_path), *CYCLE, *flags]).resize_or_crop == flags[1]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--preprocess", "scale_width"], "--preprocess scale_width: a width of --loadSizeW 286 and heights from "
+                                      "--fineSizeH 256 up do not fit --netG basic: at least 4 pixels per side, "
+                                      "multiples of 4"),
+    (["--preprocess", "scale_width", "--load_size", "288", "--crop_size", "2"], "heights from --fineSizeH 2 up do "
+                                                                                "not fit --netG basic"),
+    (["--preprocess", "scale_width_and_crop", "--crop_size", "300"], "--fineSizeW 300 must not exceed --loadSizeW 286"),
+    (["--preprocess", "scale_width_and_crop", "--crop_size", "30"], "--fineSizeH/W (30x30) do not fit --netG basic"),
+    (["--gan_mode", "wgan"], "argument --gan_mode: invalid choice: 'wgan'"),
+])
+def test_their_preprocess_modes_and_gan_modes_are_checked_in_one_line(tmp_path, flags, message):
+    with pytest.raises(OptionError) as e:
+        TrainOptions().parse(["--dataroot", str(tmp_path), *CYCLE, *flags])
+    assert message in str(e.value) and "\n" not in str(e.value)
