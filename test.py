@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import closing, nullcontext
 from typing import Sequence
 
 from tqdm import tqdm
@@ -22,12 +23,15 @@ from util.checkpoint import written_aside
 from util.cli import run_cli
 from util.html import HTML
 from util.log import logger
+from util.loggers import WandbLogger, start_wandb
 from util.seed import seed_all
 from util.visualizer import save_images
 
 
-def write_results(opt, options: TestOptions, model, loader, web_dir: str, epoch: str) -> int:
-    """Translate up to --num_test images and write the page, its images and the options into `web_dir`."""
+def write_results(opt, options: TestOptions, model, loader, web_dir: str, epoch: str,
+                  wandb_run: WandbLogger | None = None) -> int:
+    """Translate up to --num_test images and write the page, its images and the options into `web_dir`; log the
+    images of each batch to `wandb_run` (--use_wandb) as they are saved."""
     webpage = HTML(web_dir, f"Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {epoch}")
     options.save(opt, web_dir)
     todo = min(opt.num_test, len(loader.dataset))
@@ -42,6 +46,8 @@ def write_results(opt, options: TestOptions, model, loader, web_dir: str, epoch:
             visuals = {k: v[:n] for k, v in model.get_current_visuals().items()}
             save_images(webpage, visuals, model.get_image_paths()[:n], aspect_ratio=opt.aspect_ratio,
                         width=opt.display_winsize)
+            if wandb_run is not None:
+                wandb_run.results(visuals, model.get_image_paths()[:n])
             done += n
             bar.update(n)
     webpage.add_header("Options")
@@ -73,9 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         model.eval()
     epoch = load_label(opt)
     web_dir = os.path.join(opt.results_dir, model.results_subdir(epoch))
+    wandb_run = start_wandb(opt, options.format_options(opt)) if opt.use_wandb else None
     # Results are written aside and moved into place at the end: a failing run leaves earlier results intact.
-    with written_aside(web_dir) as work_dir:
-        done = write_results(opt, options, model, loader, work_dir, epoch)
+    with closing(wandb_run) if wandb_run else nullcontext(), written_aside(web_dir) as work_dir:
+        done = write_results(opt, options, model, loader, work_dir, epoch, wandb_run)
     logger.info("%d results in %s", done, os.path.join(web_dir, "index.html"))
     return 0
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
-from dominate import tags
 
 from util.errors import OptionError, UserError
 from util.log import logger
@@ -223,6 +222,8 @@ def format_table(results: dict) -> str:
 def write_report(folder: Path, results: dict) -> Path:
     """`folder/metrics.json`, and the table at the top of `folder/index.html` when test.py wrote one (an earlier
     table is replaced). Both are written aside and moved into place."""
+    from dominate import tags     # here: the options import this module, and scripts/benchmark.py writes no page
+
     path = folder / "metrics.json"
     _replace(path, json.dumps(results, indent=2) + "\n")
     page = folder / "index.html"

@@ -1,7 +1,7 @@
-"""train.py --eval_freq N: every N epochs, translate a held-out split with the model being trained, score it with
-the chosen metrics (as scripts/evaluate.py scores test.py's files), plot the scores beside the losses, and keep the
-best checkpoint as `best_net_*.pth` with `best_train_state.pth`, whose training state (like every later one) holds
-the best score so far, so that a resumed run goes on comparing with it.
+"""train.py --eval_freq N: every N epochs and after the last, translate a held-out split with the model being trained,
+score it with the chosen metrics (as scripts/evaluate.py scores test.py's files), plot the scores beside the losses,
+and keep the best checkpoint as `best_net_*.pth` with `best_train_state.pth`, whose training state (like every later
+one) holds the best score so far, so that a resumed run goes on comparing with it.
 
 The held-out images are translated as test.py translates them (in order, resized to --fineSizeH x --fineSizeW, not
 flipped) and turned into pixels as test.py saves them. The global random states are restored afterwards: a run with
@@ -37,7 +37,8 @@ TITLES = {"fid": "FID (lower is better)", "kid": "KID x100 (lower is better)", "
 
 def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval_freq", type=int, default=0,
-                   help="score the held-out split --eval_phase every N epochs with --eval_metrics (0: never)")
+                   help="score the held-out split --eval_phase every N epochs and after the last with "
+                        "--eval_metrics (0: never)")
     p.add_argument("--eval_metrics", type=metric_list, default=["fid"],
                    help=f"comma-separated, of {','.join(m for m in METRICS if m != 'lpips_diversity')}")
     p.add_argument("--eval_phase", default="val", help="the held-out split: DATA/{eval_phase}A and B (and _seg)")
@@ -95,7 +96,9 @@ class HeldOutEvaluation:
         self.history: list[dict] | None = None     # read at the first scoring: nothing is written before training
 
     def due(self, epoch: int) -> bool:
-        return epoch % self.opt.eval_freq == 0
+        """Every --eval_freq epochs, and after the last epoch (--niter + --niter_decay): the finished model is
+        scored whatever N."""
+        return epoch % self.opt.eval_freq == 0 or epoch == self.opt.niter + self.opt.niter_decay
 
     def _restart_history(self, resume_epoch: int | None) -> list[dict]:
         """The scores of the epochs before `resume_epoch` (none for a new run); the file is rewritten to match."""

@@ -218,8 +218,7 @@ class AutoEncoderGANModel(BaseModel):
             raise OptionError(f"--beta2 must be in [0, 1), got {opt.beta2}")
         if opt.vgg_w > 0 and not opt.vgg_weights:
             raise OptionError("--vgg_w > 0 needs --vgg_weights FILE (VGG-16 weights in torchvision's key layout)")
-        if opt.resize_or_crop != "none":
-            check_size(opt, f"--netD {opt.netD}", DISCRIMINATORS[opt.netD])
+        check_size(opt, f"--netD {opt.netD}", DISCRIMINATORS[opt.netD])
 
     def __init__(self, opt: argparse.Namespace):
         super().__init__(opt)

@@ -95,16 +95,14 @@ class BicycleGANModel(BaseModel):
         for name, low in (("nz", 0), ("nef", 1), ("num_Ds", 1)) + ((("n_samples", 0),) if not opt.isTrain else ()):
             if getattr(opt, name) < low:
                 raise OptionError(f"--{name} must be >= {low}, got {getattr(opt, name)}")
-        if opt.resize_or_crop != "none":
-            check_size(opt, f"--netE {opt.netE}", ENCODERS[opt.netE])
+        check_size(opt, f"--netE {opt.netE}", ENCODERS[opt.netE])
         if not opt.isTrain:
             return
         for flag in ("netD", "netD2"):
             net = DISCRIMINATORS[getattr(opt, flag)]
             if net.family not in ("patch", "multi_patch"):
                 raise OptionError(f"--model bicycle_gan needs a PatchGAN --{flag}, got {getattr(opt, flag)}")
-            if opt.resize_or_crop != "none":
-                check_size(opt, f"--{flag} {getattr(opt, flag)}", net)
+            check_size(opt, f"--{flag} {getattr(opt, flag)}", net)
         for name in ("lambda_L1", "lambda_GAN", "lambda_GAN2", "lambda_z", "lambda_kl"):
             if getattr(opt, name) < 0:
                 raise OptionError(f"--{name} must be >= 0, got {getattr(opt, name)}")

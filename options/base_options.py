@@ -177,6 +177,9 @@ class BaseOptions:
                        help="torch.compile the networks (the first iterations of each input shape compile)")
         p.add_argument("--seed", type=int, default=None,
                        help="random seed for torch, numpy and python (drawn and logged if not given)")
+        p.add_argument("--use_wandb", action="store_true",
+                       help="a W&B run named --name: train.py adds wandb to --logger, test.py logs its result images")
+        p.add_argument("--wandb_project_name", type=str, default="CycleGAN-and-pix2pix", help="the W&B project")
         return p
 
     def gather_options(self, argv: Sequence[str] | None) -> argparse.Namespace:

@@ -56,9 +56,6 @@ class TrainOptions(BaseOptions):
         p.add_argument("--logger", type=_logger_list, default=None,
                        help=f"where training reports, any of {','.join(LOGGERS)} (comma-separated; default: visdom "
                             "unless --display_id 0, and html unless --no_html)")
-        p.add_argument("--use_wandb", action="store_true", help="add wandb to --logger")
-        p.add_argument("--wandb_project_name", type=str, default="CycleGAN-and-pix2pix",
-                       help="the W&B project of the run (--logger wandb)")
         p.add_argument("--log_interval_s", type=float, default=60,
                        help="when stderr is not a terminal (no progress bars): a progress line every this many seconds")
         p.add_argument("--lr_policy", type=str, default="lambda", choices=["lambda", "linear", "step", "plateau", "cosine"],

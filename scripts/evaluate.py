@@ -25,9 +25,11 @@ translations"); a missing one ends with one line naming the file to get and wher
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 if __package__ in (None, ""):  # run as `python scripts/X.py`: import from the repo root, not scripts/
     sys.path[0] = str(Path(__file__).resolve().parents[1])
@@ -76,6 +78,25 @@ def target_domain(visual: str) -> str:
     raise OptionError(f"--visual {visual}: cannot tell its domain (A or B) for the classification score")
 
 
+@contextmanager
+def warnings_held() -> Iterator[list[logging.LogRecord]]:
+    """The warnings logged inside, collected instead of shown: the metrics log theirs as they compute, and the
+    table shows them again, so that the script shows each once."""
+    held: list[logging.LogRecord] = []
+
+    def hold(record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING:
+            held.append(record)
+            return False
+        return True
+
+    logger.addFilter(hold)
+    try:
+        yield held
+    finally:
+        logger.removeFilter(hold)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     settings = Settings.from_options(args)
@@ -93,8 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     real = real_files(args.real) if args.real else []
     logger.info("scoring %d %s images of %s against %d real images of %s", len(fake), args.visual, images_dir,
                 len(real), args.real)
-    results = score(args.metrics, settings, device, list(fake.values()), real,
-                    target_domain(args.visual) if "cls" in args.metrics else "B", masks, args.real, images_dir)
+    with warnings_held() as held:
+        results = score(args.metrics, settings, device, list(fake.values()), real,
+                        target_domain(args.visual) if "cls" in args.metrics else "B", masks, args.real, images_dir)
+    for record in held:
+        if record.getMessage() not in results["warnings"]:
+            logger.handle(record)                             # not one of the table's: shown now
     results = {"results": str(images_dir.parent), "visual": args.visual, "real": args.real, **results}
     print(format_table(results))
     logger.info("wrote %s", write_report(images_dir.parent, results))

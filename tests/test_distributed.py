@@ -21,7 +21,7 @@ from models.run_state import cpu_state_dict, unwrap
 from models.masks import nonempty
 from options.train_options import TrainOptions
 from tests.conftest import TINY, write_shapes
-from tests.models.test_bicycle_gan_model import TINY as BICYCLE_TINY, batch as bicycle_batch
+from tests.models import test_bicycle_gan_model as bicycle
 from util import distributed
 from util.checkpoint import read_checkpoint
 from util.errors import OptionError
@@ -185,16 +185,17 @@ def test_bicycle_gan_two_processes_with_2_samples_take_the_step_of_one_process_w
     D2's real image. Process r with samples [r, r + 2] (DistributedSampler's deal) takes r as its first half and
     r + 2 as its second, so 2 processes with 2 samples each use the halves of one process with [0, 1 | 2, 3], and
     take its step when the noise matches: E(B)'s eps and the random z of first-half sample r go to process r.
-    No one-process batch matches processes with 1 sample each (each then uses its sample as both halves).
-    The KL and a single-scale D2's GAN losses are sums over the images, not means (the authors'): counted over
-    every process's images, they weigh in the step as in one process."""
-    flags = [*BICYCLE_TINY, "--dataroot", str(tmp_path), "--checkpoints_dir", str(tmp_path / "ck"), "--display_id",
+    No one-process batch matches processes with an odd number of samples each (the middle one serves in both of
+    their halves, and a single sample is both). The KL and a single-scale D2's GAN losses are sums over the
+    images, not means (the authors'): counted over every process's images, they weigh in the step as in one
+    process. --lambda_kl 1: at the default 0.01 the KL's share of an SGD step is below the tolerance."""
+    flags = [*bicycle.TINY, "--dataroot", str(tmp_path), "--checkpoints_dir", str(tmp_path / "ck"), "--display_id",
              "0", "--seed", "5", "--lambda_kl", "1"]
     opt = TrainOptions().parse(flags)
     assert opt.netD2 == "basic_128" and opt.netD == "basic_128_multi"     # D2 one map (a sum), D a list (means)
     seed_all(opt.seed)
     initial = {name: cpu_state_dict(net) for name, net in create_model(opt).networks().items()}
-    data = bicycle_batch(4) | {"noise": torch.randn(2, 2, opt.nz)}      # first-half samples x (eps, z)
+    data = bicycle.batch(4) | {"noise": torch.randn(2, 2, opt.nz)}      # first-half samples x (eps, z)
     expected = one_step(flags, initial, "sgd", data)
     assert_same_steps(["bicycle_gan sgd"], [expected], two_process_steps(tmp_path, [(flags, initial, "sgd", data)]))
 
@@ -230,6 +231,20 @@ def test_main_without_torchrun_is_one_process(tiny_data, tmp_path, monkeypatch):
                               "--display_id", "0", "--niter", "1", "--niter_decay", "0", "--seed", "1"]) == 0
     state = read_checkpoint(os.path.join(ck, "one", "latest_train_state.pth"))["run"]
     assert state["processes"] == 1 and state["loader"] is not None
+
+
+pairs = bicycle.pairs       # the fixture: five aligned 64x64 pairs
+
+
+def test_torchrun_trains_bicycle_gan_to_one_model(pairs, tmp_path):
+    """train.py's loop: five aligned pairs dealt to 2 processes (3 each, one repeated), in batches of 2 and 1."""
+    ck = str(tmp_path / "ck")
+    proc = torchrun(["--dataroot", pairs, "--name", "t", "--checkpoints_dir", ck, *bicycle.TINY, "--display_id", "0",
+                     "--niter", "1", "--niter_decay", "0", "--seed", "1"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr.count("2 processes: parameters identical across ranks") == 1, proc.stderr[-3000:]
+    state = read_checkpoint(os.path.join(ck, "t", "latest_train_state.pth"))["run"]
+    assert state["processes"] == 2 and state["position"]["total_steps"] == 6
 
 
 @pytest.mark.parametrize("model", ["munit", "unit"])

@@ -4,15 +4,18 @@ Both take the same things from the Visualizer: the losses and held-out scores ag
 visuals, and the options once. Each uses its package (tensorboard's `SummaryWriter`, `wandb`). A logger that
 cannot start (package missing, no W&B login) says why in one warning and the run goes on without it; one that
 fails later is dropped with one warning too. They are `--logger tensorboard,wandb` (or `--use_wandb`).
+test.py --use_wandb logs its result images to a W&B run too (`start_wandb`); there a run that cannot start ends
+test.py with one line, as the user asked for it and nothing was written yet.
 """
 from __future__ import annotations
 
 import argparse
 import os
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import torch
 
+from util.errors import OptionError
 from util.image import tensor2im
 from util.log import logger
 
@@ -103,6 +106,13 @@ class WandbLogger(RunLogger):
     def scores(self, epoch: float, step: int, scores: Mapping[str, float]) -> None:
         self.run.log({"epoch": epoch, "samples": step, **{f"score/{k}": v for k, v in scores.items()}})
 
+    def results(self, visuals: Visuals, image_paths: Sequence[str]) -> None:
+        """test.py's images of one batch as it saves them: `results/{visual}`, every sample's image captioned with
+        its input's name (the saved file is `{caption}_{visual}.png`)."""
+        names = [os.path.splitext(os.path.basename(path))[0] for path in image_paths]
+        self.run.log({f"results/{k}": [self.wandb.Image(tensor2im(t[b]), caption=name) for b, name in enumerate(names)]
+                      for k, t in visuals.items()})
+
     def close(self) -> None:
         self.run.finish()
 
@@ -128,6 +138,14 @@ def start_loggers(opt: argparse.Namespace, options_text: str, resume_step: int |
         except Exception as e:                 # a service or package the run does not depend on
             logger.warning("%s could not start (%s): training goes on without it%s", name, _why(e), HINTS[name])
     return started
+
+
+def start_wandb(opt: argparse.Namespace, options_text: str) -> WandbLogger:
+    """test.py --use_wandb: its W&B run, or one line saying why it cannot start."""
+    try:
+        return WandbLogger(opt, options_text, None)
+    except Exception as e:                     # the package, the login, the service: as start_loggers
+        raise OptionError(f"--use_wandb: W&B could not start ({_why(e)}){HINTS['wandb']}") from e
 
 
 def call_each(loggers: list[RunLogger], method: str, *args) -> None:

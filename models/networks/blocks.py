@@ -34,8 +34,9 @@ def get_norm_layer(norm_type: str = "instance") -> NormLayer:
 
 
 def uses_bias(norm_layer: NormLayer) -> bool:
-    """Convolutions carry a bias unless a batch norm follows them (which has its own shift)."""
-    return not (isinstance(norm_layer, functools.partial) and norm_layer.func is nn.BatchNorm2d)
+    """Convolutions before a norm carry a bias only before an instance norm, as pytorch-CycleGAN-and-pix2pix's
+    (a batch norm has its own shift; with --norm none there its convs have none either, so its keys hold none)."""
+    return getattr(norm_layer, "func", norm_layer) is nn.InstanceNorm2d
 
 
 class ResnetBlock(nn.Module):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .blocks import NormLayer, patch_layers
+from .blocks import NormLayer, patch_layers, uses_bias
 
 
 class NLayerDiscriminator(nn.Module):
@@ -26,7 +26,7 @@ class PixelDiscriminator(nn.Module):
 
     def __init__(self, input_nc: int, ndf: int = 64, norm_layer: NormLayer = nn.BatchNorm2d):
         super().__init__()
-        bias = getattr(norm_layer, "func", norm_layer) is nn.InstanceNorm2d
+        bias = uses_bias(norm_layer)
         self.net = nn.Sequential(nn.Conv2d(input_nc, ndf, 1), nn.LeakyReLU(0.2, True),
                                  nn.Conv2d(ndf, 2 * ndf, 1, bias=bias), norm_layer(2 * ndf), nn.LeakyReLU(0.2, True),
                                  nn.Conv2d(2 * ndf, 1, 1, bias=bias))

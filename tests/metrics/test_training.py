@@ -60,6 +60,18 @@ def test_eval_freq_scores_plots_and_keeps_the_best(tiny_data, tmp_path, inceptio
     assert not os.path.exists(os.path.join(plain, "best_net_G_A.pth"))
 
 
+def test_the_last_epoch_is_scored_once_whatever_eval_freq(tiny_data, tmp_path, inception_file):
+    """Every --eval_freq epochs and after the last: 3 epochs with N = 2 are scored after 2 and 3; resumed to 4
+    epochs, the last is also a multiple of N and scored once."""
+    flags = ["--eval_freq", "2", "--eval_phase", "test", "--eval_metrics", "is", "--inception_weights",
+             inception_file, "--niter", "2"]
+    run = train(tiny_data, str(tmp_path / "ck"), *flags, "--niter_decay", "1")
+    scored = lambda: [json.loads(line)["epoch"] for line in open(os.path.join(run, "scores_history.jsonl"))]
+    assert scored() == [2, 3]
+    train(tiny_data, str(tmp_path / "ck"), *flags, "--niter_decay", "2", "--continue_train")
+    assert scored() == [2, 3, 4]
+
+
 def test_eval_options_fail_at_parse_time(tiny_data, tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     base = ["--dataroot", tiny_data, *TINY_TRAIN, "--eval_freq", "1"]

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from models.networks import DISCRIMINATORS, check_size, define_D
+from models.networks import DISCRIMINATORS, check_size, define_D, define_G
 from options.train_options import TrainOptions
 from util.errors import OptionError
 
@@ -47,3 +47,16 @@ def test_it_takes_any_size():
 def test_models_without_a_patchgan_refuse_it(tmp_path, model, message):
     with pytest.raises(OptionError, match=message):
         TrainOptions().parse(["--dataroot", str(tmp_path), "--model", model, "--netD", "pixel", "--gpu_ids", "-1"])
+
+
+@pytest.mark.parametrize("build, biased", [
+    # pytorch-CycleGAN-and-pix2pix's rule: a conv before a norm has a bias only before an instance norm; the first
+    # (and the last) convs of the PatchGAN and the ResNet's output conv keep theirs
+    (lambda norm: define_D(3, 4, "basic", norm=norm), {"model.0.bias", "model.11.bias"}),
+    (lambda norm: define_G(3, 3, 4, "resnet_6blocks", norm=norm), {"model.23.bias"}),
+    (lambda norm: define_G(3, 3, 4, "unet_64", norm=norm), {"model.model.3.bias"}),
+])
+def test_norm_none_convs_have_the_references_biases(build, biased):
+    keys = {k for k in build("none").state_dict() if k.endswith(".bias")}
+    assert keys == biased
+    assert len({k for k in build("instance").state_dict() if k.endswith(".bias")}) > len(biased)

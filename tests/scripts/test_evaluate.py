@@ -36,7 +36,7 @@ def write_results(folder: Path, n: int = 5) -> Path:
     return folder / "test_latest"
 
 
-def test_scores_are_printed_and_written_with_their_counts(inception_file, tmp_path, capsys):
+def test_scores_are_printed_and_written_with_their_counts(inception_file, tmp_path, capsys, log_records):
     result = write_results(tmp_path / "res" / "tiny")
     real = tmp_path / "testB"
     write_images(real, 4, seed=4, colour=(40, 40, 200), size=(36, 30))
@@ -50,6 +50,8 @@ def test_scores_are_printed_and_written_with_their_counts(inception_file, tmp_pa
     assert len(report["warnings"]) == 2
     out = capsys.readouterr().out
     assert "KID x100" in out and "5 translated, 4 real; 5 subsets of 4" in out and "warning: KID on 4 images" in out
+    for warning in report["warnings"]:            # each shown once: under the table, not also as a log line
+        assert out.count(warning) == 1 and not [r for r in log_records if warning in r.getMessage()], warning
     html = (result / "index.html").read_text()
     assert html.count("<h3>Metrics</h3>") == 1 and "KID x100" in html and html.count("<img") == 5
     assert run_cli(main, args) == 0                    # a second run replaces the table
