@@ -128,7 +128,7 @@ def train_loop(options: TrainOptions, opt: argparse.Namespace, loader: DataLoade
     model.broadcast_networks()                 # several processes start from process 0's weights
     position, rng = run_state.start_position(opt, loader, saved)
     # --eval_freq, in process 0: the held-out split is checked now; its best score so far goes into checkpoints
-    evaluation = HeldOutEvaluation(opt, saved) if opt.eval_freq and folder else None
+    evaluation = HeldOutEvaluation(opt, saved, model) if opt.eval_freq and folder else None
     save_checkpoint = partial(run_state.save_checkpoint, scores=evaluation.state) if evaluation else \
         run_state.save_checkpoint
     last_good = run_state.net_path(model.save_dir, run_state.load_label(opt), "*") if opt.continue_train else None
@@ -195,8 +195,10 @@ def train_loop(options: TrainOptions, opt: argparse.Namespace, loader: DataLoade
                     label = f"iter_{total}" if opt.save_by_iter else "latest"
                     logger.info("saving the %s model (epoch %d, total_steps %d)", label, epoch, total)
                     last_good = save_checkpoint(model, label, position, epoch_state)
-                if model.iterations_left() == 0:   # MUNIT's and UNIT's --max_iter
+                if model.iterations_left() == 0:   # MUNIT's and UNIT's --max_iter: the finished model is scored too
                     check_identical(model)
+                    if evaluation:
+                        evaluation.run(model, epoch, position, epoch_state, visualizer)
                     save_checkpoint(model, "latest", position, epoch_state)
                     logger.info("--max_iter reached at epoch %d: saved the latest model", epoch)
                     return 0

@@ -57,6 +57,10 @@ def draw_params(opt: argparse.Namespace, size: tuple[int, int], path: str) -> Jo
     within the resized picture (for scale_width_and_crop, pytorch-CycleGAN-and-pix2pix's range: 0 to
     max(0, load * h // w - crop) down)."""
     w, h = resized_size(opt, size)
+    multiple = getattr(opt, "height_multiple", 1)
+    if opt.resize_or_crop == "scale_width" and h % multiple:
+        raise DataError(f"{path}: --preprocess scale_width makes it {w}x{h} (WxH), but the networks need heights that "
+                        f"are multiples of {multiple}: use --preprocess scale_width_and_crop, or resize")
     resize = None if (w, h) == tuple(size) else (w, h)
     crop = None
     if opt.resize_or_crop in CROPPING:

@@ -4,15 +4,18 @@ and keep the best checkpoint as `best_net_*.pth` with `best_train_state.pth`, wh
 one) holds the best score so far, so that a resumed run goes on comparing with it.
 
 The held-out images are translated as test.py translates them (in order, resized to --fineSizeH x --fineSizeW, not
-flipped) and turned into pixels as test.py saves them. The global random states are restored afterwards: a run with
---eval_freq trains exactly as one without."""
+flipped; the model's `translate_held_out`) and turned into pixels as test.py saves them. The real target images are
+DATA/{eval_phase}B (or A), or where the data are paired and no such folder exists (pix2pix's DATA/val/), the
+pairs' own. The global random states and the networks' buffers are restored afterwards: a run with --eval_freq
+trains exactly as one without."""
 from __future__ import annotations
 
 import argparse
 import copy
 import json
 import os
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -42,7 +45,9 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval_metrics", type=metric_list, default=["fid"],
                    help=f"comma-separated, of {','.join(m for m in METRICS if m != 'lpips_diversity')}")
     p.add_argument("--eval_phase", default="val", help="the held-out split: DATA/{eval_phase}A and B (and _seg)")
-    p.add_argument("--eval_visual", default="fake_B_img", help="the visual scored against DATA/{eval_phase}B")
+    p.add_argument("--eval_visual", default=None,
+                   help="the visual scored against DATA/{eval_phase}B (default: the model's first fake_B*, e.g. "
+                        "InstaGAN's fake_B_img)")
     p.add_argument("--eval_num", type=int, default=500, help="held-out images translated (at most)")
     p.add_argument("--eval_best", default=None,
                    help="the metric that chooses best_net_* (default: the first of --eval_metrics)")
@@ -61,7 +66,7 @@ def validate_options(opt: argparse.Namespace) -> None:
     opt.eval_best = opt.eval_best or opt.eval_metrics[0]
     if opt.eval_best not in opt.eval_metrics:
         raise OptionError(f"--eval_best {opt.eval_best} is not one of --eval_metrics {','.join(opt.eval_metrics)}")
-    if not opt.eval_visual.startswith(("fake_A", "fake_B")):
+    if opt.eval_visual and not opt.eval_visual.startswith(("fake_A", "fake_B")):
         raise OptionError(f"--eval_visual {opt.eval_visual}: expected a translation, fake_A_* or fake_B_*")
     if opt.eval_freq:
         settings(opt).check_weights(opt.eval_metrics)
@@ -79,7 +84,7 @@ def better(metric: str, value: float, best: float | None) -> bool:
 class HeldOutEvaluation:
     """The held-out split, the scores so far (`state`, saved in every training state) and their history."""
 
-    def __init__(self, opt: argparse.Namespace, saved: dict | None) -> None:
+    def __init__(self, opt: argparse.Namespace, saved: dict | None, model) -> None:
         self.opt = opt
         held_out = copy.copy(opt)
         held_out.phase, held_out.isTrain, held_out.serial_batches, held_out.no_flip = opt.eval_phase, False, True, True
@@ -87,10 +92,22 @@ class HeldOutEvaluation:
         if opt.resize_or_crop == "resize_and_crop":       # as test.py is run: no random crop
             held_out.resize_or_crop = "resize"
         self.dataset = create_dataset(held_out)        # a missing or broken split fails now, before training
-        self.target = opt.eval_visual[len("fake_")]
-        self.real_folder = os.path.join(opt.dataroot, opt.eval_phase + self.target)
-        self.real = real_files(self.real_folder)[: opt.eval_num]
-        self.mask_visual = opt.eval_visual[: -len("_img")] + "_seg" if opt.eval_visual.endswith("_img") else None
+        with untouched(model):                     # the first batch now: a visual the model does not make fails here
+            model.set_input(next(iter(self.loader())))
+            visuals = model.translate_held_out()
+        translations = [name for name in visuals if name.startswith(("fake_A", "fake_B"))]
+        self.visual = opt.eval_visual or next((name for name in translations if name.startswith("fake_B")), "")
+        if self.visual not in translations:
+            raise OptionError(f"--eval_visual {self.visual or '(default: the first fake_B*)'} is not a held-out "
+                              f"translation of --model {opt.model}, which makes {', '.join(translations) or 'none'}")
+        self.target = self.visual[len("fake_")]
+        self.real_visual = "real_" + self.visual[len("fake_"):]
+        folder = os.path.join(opt.dataroot, opt.eval_phase + self.target)
+        if os.path.isdir(folder) or self.real_visual not in visuals:
+            self.real_folder, self.real = folder, real_files(folder)[: opt.eval_num]   # missing: its one-line error
+        else:                                      # paired data without such a folder: the pairs' own targets
+            self.real_folder, self.real = None, None
+        self.mask_visual = self.visual[: -len("_img")] + "_seg" if self.visual.endswith("_img") else None
         self.state: dict = dict((saved or {}).get("scores") or {})
         self.history_path = os.path.join(run_state.run_dir(opt), HISTORY)
         self.history: list[dict] | None = None     # read at the first scoring: nothing is written before training
@@ -105,34 +122,35 @@ class HeldOutEvaluation:
         return keep_entries(self.history_path, None if resume_epoch is None else
                             lambda e: e["epoch"] < resume_epoch)
 
+    def loader(self) -> DataLoader:
+        return DataLoader(self.dataset, batch_size=self.opt.batch_size, shuffle=False, num_workers=0)
+
     @torch.no_grad()
-    def translate(self, model) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:
-        """The held-out translations (and translated masks) as the uint8 pixels test.py would save."""
-        fake, masks = [], []
-        loader = DataLoader(self.dataset, batch_size=self.opt.batch_size, shuffle=False, num_workers=0)
-        for data in loader:
+    def translate(self, model) -> tuple[list[torch.Tensor], list[torch.Tensor] | None, list[torch.Tensor] | None]:
+        """The held-out translations, their translated masks (or None) and, for paired data, their real targets
+        (else None), as the uint8 pixels test.py would save."""
+        fake, masks, real = [], [], []
+        for data in self.loader():
             model.set_input(data)
-            model.test()
-            visuals = model.get_current_visuals()
-            fake += [as_pixels(t) for t in visuals[self.opt.eval_visual]]
+            visuals = model.translate_held_out()
+            fake += [as_pixels(t) for t in visuals[self.visual]]
             if self.mask_visual in visuals:
                 masks += [as_pixels(t) for t in visuals[self.mask_visual]]
-        return fake, masks if len(masks) == len(fake) else None
+            if self.real is None:
+                real += [as_pixels(t) for t in visuals[self.real_visual]]
+        return fake, masks if len(masks) == len(fake) else None, real or None
 
     def run(self, model, epoch: int, position: run_state.Position, shuffle: torch.Tensor | None,
             visualizer=None) -> dict[str, float]:
         """Score the model now (the end of `epoch`); save it as `best` when the chosen metric improved."""
-        saved_rng = rng_state()
-        try:
-            fake, masks = self.translate(model)
-            results = score(self.opt.eval_metrics, settings(self.opt), model.device, fake, self.real, self.target,
-                            masks, self.real_folder)
-        finally:
-            restore_rng(saved_rng)
+        with untouched(model):
+            fake, masks, real = self.translate(model)
+            results = score(self.opt.eval_metrics, settings(self.opt), model.device, fake, real or self.real,
+                            self.target, masks, self.real_folder)
         numbers = headline(results)
         if self.history is None:
             self.history = self._restart_history(self.opt.epoch_count if self.opt.continue_train else None)
-        logger.info("held-out scores after epoch %d (%d %s images of %s): %s", epoch, len(fake), self.opt.eval_visual,
+        logger.info("held-out scores after epoch %d (%d %s images of %s): %s", epoch, len(fake), self.visual,
                     self.opt.eval_phase, ", ".join(f"{k} {v:.4f}" for k, v in numbers.items()))
         self.history.append({"epoch": epoch, "scores": numbers, "results": results})
         with open(self.history_path, "a") as f:
@@ -149,6 +167,21 @@ class HeldOutEvaluation:
             visualizer.plot_current_scores([e["epoch"] for e in self.history],
                                            [e["scores"] for e in self.history])
         return numbers
+
+
+@contextmanager
+def untouched(model) -> Iterator[None]:
+    """Translate without a trace on training: the random states and the networks' buffers (batch norm's running
+    statistics, spectral norm's vectors) are put back afterwards."""
+    saved_rng = rng_state()
+    buffers = [(b, b.clone()) for net in model.networks().values() for b in net.buffers()]
+    try:
+        yield
+    finally:
+        restore_rng(saved_rng)
+        with torch.no_grad():
+            for buffer, saved in buffers:
+                buffer.copy_(saved)
 
 
 def as_pixels(image: torch.Tensor) -> torch.Tensor:

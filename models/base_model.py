@@ -161,6 +161,13 @@ class BaseModel:
         with torch.no_grad(), self.autocast():
             self.forward()
 
+    def translate_held_out(self) -> OrderedDict:
+        """--eval_freq, during training: the visuals of translating the set input as test.py would. The first
+        `fake_B*` is scored by default; with paired data, `real_B*` of the same suffix is the target. Visuals that
+        only training makes (CycleGAN's identity images) may be missing or stale: only fake_* and real_* are read."""
+        self.test()
+        return OrderedDict((name, getattr(self, name)) for name in self.visual_names if hasattr(self, name))
+
     def iterations_left(self) -> int | None:
         """Iterations (batches) before training ends whatever the epochs (MUNIT's and UNIT's --max_iter); None: the
         epochs decide."""

@@ -205,6 +205,12 @@ class BicycleGANModel(BaseModel):
     def get_current_visuals(self) -> OrderedDict:
         return self.visuals if not self.isTrain else super().get_current_visuals()
 
+    def translate_held_out(self) -> OrderedDict:
+        """--eval_freq: G(A, z) with one random z ~ N(0, I) per held-out input, beside its ground truth."""
+        with torch.no_grad(), self.autocast():
+            z = torch.randn(len(self.real_A), self.nz).to(self.device)
+            return OrderedDict(real_B_random=self.real_B, fake_B_random=self.netG(self.real_A, z))
+
     # -- training -------------------------------------------------------------------------------------------------
     def forward_train(self) -> None:
         """Both branches on the batch's halves (see the module docstring for odd batches)."""

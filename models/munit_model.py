@@ -95,6 +95,12 @@ class MUNITModel(AutoEncoderGANModel):
                 "gen_cycrecon_x_a": opt.recon_x_cyc_w, "gen_cycrecon_x_b": opt.recon_x_cyc_w}
 
     # -- testing ----------------------------------------------------------------------------------------------------
+    def translate_held_out(self) -> OrderedDict:
+        """--eval_freq: each held-out input into the other domain with a random style, as training translates."""
+        with torch.no_grad(), self.autocast():
+            fake_A, fake_B = self.translate_random(self.real_A, self.real_B)
+        return OrderedDict(fake_B=fake_B, fake_A=fake_A)
+
     def random_styles(self, n: int, source: str) -> torch.Tensor:
         """(n, num_style, style_dim, 1, 1) for translating n inputs of domain `source`, from its stream (seeded
         by --seed for A, --seed + 1 for B), input after input."""

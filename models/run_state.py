@@ -333,7 +333,11 @@ class RunFolder:
         remove_leftovers(self.path)
 
     def checkpoints(self) -> list[str]:
-        return sorted(glob.glob(os.path.join(glob.escape(self.path), "*.pth")))
+        """Our checkpoint files, then the authors' MUNIT/UNIT snapshots in checkpoints/."""
+        patterns = [os.path.join(glob.escape(self.path), "*.pth")] + [
+            os.path.join(glob.escape(authors_dir(self.path)), name)
+            for name in (f"gen_{'[0-9]' * 8}.pt", f"dis_{'[0-9]' * 8}.pt", "optimizer.pt")]
+        return [path for pattern in patterns for path in sorted(glob.glob(pattern))]
 
     def goes_on(self) -> bool:
         """Whether this run goes on from the folder's: --continue_train, or MUNIT's and UNIT's --checkpoint naming
@@ -344,19 +348,23 @@ class RunFolder:
 
     def started(self) -> None:
         """The run's first iteration has trained: with --overwrite (and no --continue_train), the earlier run's
-        files go now, before this run writes its own."""
-        if not self.opt.overwrite or self.opt.continue_train:
-            return
-        logs = [os.path.join(self.path, n) for n in ("loss_log.txt", "loss_history.jsonl", "scores_history.jsonl",
-                                                       "web", "tensorboard")]
-        earlier = self.checkpoints() + [path for path in logs if os.path.exists(path)]
-        for path in earlier:
-            if os.path.isdir(path):
-                shutil.rmtree(path)
-            else:
-                os.remove(path)
-        if earlier:
-            logger.info("--overwrite: removed the earlier run's checkpoints and logs from %s", self.path)
+        files go now, before this run writes its own. MUNIT's and UNIT's --config file is copied in as
+        config.yaml, as the authors' train.py does (their test.py's --config takes it)."""
+        if self.opt.overwrite and not self.opt.continue_train:
+            logs = [os.path.join(self.path, n) for n in ("loss_log.txt", "loss_history.jsonl", "scores_history.jsonl",
+                                                           "web", "tensorboard")]
+            earlier = self.checkpoints() + [path for path in logs if os.path.exists(path)]
+            for path in earlier:
+                if os.path.isdir(path):
+                    shutil.rmtree(path)
+                else:
+                    os.remove(path)
+            if earlier:
+                logger.info("--overwrite: removed the earlier run's checkpoints and logs from %s", self.path)
+        config, copy = getattr(self.opt, "config", None), os.path.join(self.path, "config.yaml")
+        if config and not (os.path.exists(copy) and os.path.samefile(config, copy)):
+            shutil.copyfile(config, copy + ".tmp")
+            os.replace(copy + ".tmp", copy)
 
     def close(self) -> None:
         """Unlock; a folder this run made and left empty goes too."""

@@ -86,6 +86,11 @@ class UNITModel(AutoEncoderGANModel):
                 "gen_cyc_x_a": opt.recon_x_cyc_w, "gen_cyc_x_b": opt.recon_x_cyc_w,
                 "gen_recon_kl_cyc_aba": opt.recon_kl_cyc_w, "gen_recon_kl_cyc_bab": opt.recon_kl_cyc_w}
 
+    def translate_held_out(self) -> OrderedDict:
+        """--eval_freq: each held-out input into the other domain as test.py translates it."""
+        with torch.no_grad(), self.autocast():
+            return OrderedDict(**self.test_visuals(self.real_A, "A"), **self.test_visuals(self.real_B, "B"))
+
     def test_visuals(self, real: torch.Tensor, source: str) -> OrderedDict:
         """real and its translation G_target(h), the noise left out (as the authors' test.py)."""
         encoder, decoder = (self.netgen_a, self.netgen_b) if source == "A" else (self.netgen_b, self.netgen_a)

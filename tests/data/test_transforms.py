@@ -4,6 +4,7 @@ import torch
 from PIL import Image
 
 from data.transforms import apply, draw_params, image_to_tensor, normalise
+from models.networks import GENERATORS, check_size
 from tests.data.helpers import make_opt, random_rgb
 from util.errors import DataError
 
@@ -90,3 +91,14 @@ def test_none_rounds_each_side_to_a_multiple_of_4(tmp_path, size, expected):
     """Python's round, as theirs: 6.5 -> 6, 4.5 -> 4; never below 4."""
     params = draw_params(_opt(tmp_path, resize_or_crop="none"), size, "x.png")
     assert params.resize == expected and params.crop is None
+
+
+def test_scale_width_heights_the_networks_cannot_take_name_the_file(tmp_path):
+    """check_size records the generator's multiple; a picture whose scaled height misses it fails in one line."""
+    opt = _opt(tmp_path, resize_or_crop="scale_width", n_layers_D=3)
+    check_size(opt, "--netG resnet_9blocks", GENERATORS["resnet_9blocks"])
+    assert opt.height_multiple == 4
+    assert draw_params(opt, (30, 25), "ok.png").resize == (16, 16)
+    with pytest.raises(DataError, match=r"tall.png: --preprocess scale_width makes it 16x21 \(WxH\), .* multiples of "
+                                        r"4: use --preprocess scale_width_and_crop"):
+        draw_params(opt, (22, 30), "tall.png")

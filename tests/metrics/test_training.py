@@ -3,8 +3,10 @@ the training state; and the run trains exactly as without --eval_freq."""
 import json
 import os
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import train as train_script
 from tests.conftest import TINY_TRAIN
@@ -81,3 +83,75 @@ def test_eval_options_fail_at_parse_time(tiny_data, tmp_path, monkeypatch):
         train_script.main(base + ["--eval_metrics", "lpips_diversity"])
     with pytest.raises(OptionError, match="--eval_best is is not one of"):
         train_script.main(base + ["--eval_metrics", "fid", "--eval_best", "is"])
+
+
+# tiny networks for the models whose held-out translations are their own (models' translate_held_out)
+AE = ["--gpu_ids", "-1", "--num_threads", "0", "--ngf", "4", "--ndf", "4", "--n_res", "1", "--n_layers_D", "2",
+      "--num_scales", "2", "--load_size", "36", "--crop_size", "32", "--display_id", "0"]
+PAIRED = ["--gpu_ids", "-1", "--num_threads", "0", "--ngf", "4", "--ndf", "4", "--netG", "unet_64", "--load_size",
+          "64", "--crop_size", "64", "--display_id", "0", "--niter", "1", "--niter_decay", "0"]
+MODELS = {"munit": ["--model", "munit", *AE, "--mlp_dim", "8", "--style_dim", "2", "--max_iter", "4"],
+          "unit": ["--model", "unit", *AE, "--max_iter", "4"],
+          "cycle_gan": ["--model", "cycle_gan", "--dataset_mode", "unaligned", "--netG", "basic", *TINY_TRAIN, "--niter_decay", "0"],
+          "pix2pix": ["--model", "pix2pix", *PAIRED],
+          "bicycle_gan": ["--model", "bicycle_gan", *PAIRED, "--netD", "basic_128", "--netD2", "basic_128",
+                          "--netE", "resnet_128", "--nz", "2"]}
+SCORED = {"munit": "fake_B", "unit": "fake_B", "cycle_gan": "fake_B", "pix2pix": "fake_B",
+          "bicycle_gan": "fake_B_random"}
+
+
+@pytest.fixture
+def paired_data(tmp_path) -> str:
+    """pix2pix's layout: 3 train and 2 test A|B files of 64x64 halves, and no testB folder."""
+    root = tmp_path / "pairs"
+    rng = np.random.default_rng(0)
+    for phase, n in (("train", 3), ("test", 2)):
+        os.makedirs(root / phase)
+        for i in range(n):
+            a = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+            Image.fromarray(np.concatenate([a, 255 - a], 1)).save(root / phase / f"{i}.png")
+    return str(root)
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_every_model_is_scored_on_its_own_translations(model, tiny_data, paired_data, tmp_path, inception_file,
+                                                       log_records):
+    """Each model's default visual is scored: against DATA/testB, or for pix2pix's paired layout (no testB)
+    against the pairs' B halves. MUNIT and UNIT end at --max_iter 4, one iteration into their second epoch
+    (of 3), and that finished model is scored."""
+    data = paired_data if model in ("pix2pix", "bicycle_gan") else tiny_data
+    flags = ["--dataroot", data, "--name", "m", "--checkpoints_dir", str(tmp_path / "ck"), "--seed", "1",
+             *MODELS[model], "--eval_freq", "5", "--eval_phase", "test", "--eval_metrics", "kid",
+             "--inception_weights", inception_file]
+    assert train_script.main(flags) == 0
+    history = [json.loads(line) for line in open(tmp_path / "ck" / "m" / "scores_history.jsonl")]
+    assert [e["epoch"] for e in history] == [2 if model in ("munit", "unit") else 1]
+    kid = history[0]["results"]["kid_x100"]
+    assert (kid["n_fake"], kid["n_real"]) == ((3, 2) if data == tiny_data else (2, 2))
+    assert any(f"{SCORED[model]} images of test" in r.getMessage() for r in log_records)
+
+
+def test_scoring_leaves_batch_norm_statistics_as_they_were(paired_data, tmp_path, inception_file):
+    """pix2pix's batch norm translates the held-out images in training mode, as its test.py: its running
+    statistics are put back, so the checkpoints equal those of a run without --eval_freq, buffers included."""
+    def run(name, *extra):
+        flags = ["--dataroot", paired_data, "--name", name, "--checkpoints_dir", str(tmp_path), "--seed", "1",
+                 *MODELS["pix2pix"], *extra]
+        assert train_script.main(flags) == 0
+        return torch.load(tmp_path / name / "latest_net_G.pth", weights_only=True)
+
+    scored = run("scored", "--eval_freq", "1", "--eval_phase", "test", "--eval_metrics", "is", "--inception_weights",
+                 inception_file)
+    plain = run("plain")
+    assert any("running_mean" in k for k in plain)
+    assert scored.keys() == plain.keys() and all(torch.equal(scored[k], plain[k]) for k in plain)
+
+
+def test_a_visual_the_model_does_not_make_fails_before_training(tiny_data, tmp_path, inception_file):
+    flags = ["--dataroot", tiny_data, "--name", "m", "--checkpoints_dir", str(tmp_path / "ck"), *MODELS["unit"],
+             "--eval_freq", "1", "--eval_phase", "test", "--eval_metrics", "is", "--inception_weights",
+             inception_file]
+    with pytest.raises(OptionError, match="--eval_visual fake_B_img is not a held-out translation of --model unit, "
+                                          "which makes fake_B, fake_A"):
+        train_script.main(flags + ["--eval_visual", "fake_B_img"])
+    assert not os.path.exists(tmp_path / "ck" / "m")

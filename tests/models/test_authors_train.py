@@ -105,6 +105,7 @@ def test_their_command_writes_their_layout_and_resumes_exactly(folder, trainer):
                                                                      "optimizer.pt"]
     saved = TrainOptions.read_saved(os.path.join(run, "opt.txt"))
     assert (saved["model"], saved["name"], saved["dis_norm"]) == ((trainer or "MUNIT").lower(), "tiny", "sn")
+    assert open(os.path.join(run, "config.yaml")).read() == open("tiny.yaml").read()     # copied in, as theirs
     write_config(folder, max_iter=4)
     assert train_script.main([*theirs, "--output_path", "split", "--resume", *OURS]) == 0
     assert train_script.main([*theirs, "--output_path", "whole", *OURS]) == 0
@@ -142,6 +143,22 @@ def test_resume_takes_a_snapshot_further_than_our_state(folder, log_records):
     assert train_script.main(["--config", "tiny.yaml", "--output_path", "out", "--resume", *OURS]) == 0
     assert any("going on from iteration 2" in r.getMessage() for r in log_records)
     assert "gen_00000003.pt" in os.listdir(os.path.join("out", "outputs", "tiny", "checkpoints"))
+
+
+def test_a_new_run_keeps_off_their_snapshots_unless_overwrite(folder, log_records):
+    """Their run's snapshots alone (no file of ours) are another run's checkpoints: a new run without --resume is
+    refused; with --overwrite they go, and the config file the new run reads in its place is taken as it is."""
+    checkpoints = os.path.join("out", "outputs", "tiny", "checkpoints")
+    os.makedirs(checkpoints)
+    for name in ("gen_00000008.pt", "dis_00000008.pt", "optimizer.pt"):
+        torch.save({}, os.path.join(checkpoints, name))
+    assert run_cli(train_script.main, ["--config", "tiny.yaml", "--output_path", "out", *OURS]) == 2
+    assert "holds the checkpoints of another run (gen_00000008.pt, 3 files)" in error_line(log_records)
+    shutil.copy("tiny.yaml", os.path.join("out", "outputs", "tiny", "config.yaml"))
+    assert train_script.main(["--config", os.path.join("out", "outputs", "tiny", "config.yaml"), "--output_path",
+                              "out", *OURS, "--overwrite", "--name", "tiny"]) == 0
+    assert sorted(os.listdir(checkpoints)) == ["dis_00000002.pt", "gen_00000002.pt", "optimizer.pt"]
+    assert open(os.path.join("out", "outputs", "tiny", "config.yaml")).read() == open("tiny.yaml").read()
 
 
 def test_list_file_configs_train_and_test(folder, log_records):
