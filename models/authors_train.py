@@ -4,8 +4,9 @@ models/single_image_test.py; train.py takes this route when given --config witho
     python train.py --config CONFIG.yaml [--output_path PATH] [--trainer MUNIT|UNIT] [--resume] [our flags]
 
 As theirs: --output_path is '.' and --trainer MUNIT unless given; the run's folder is PATH/outputs/NAME, NAME the
-config's file name without its extension, and every snapshot_save_iter iterations gen_XXXXXXXX.pt, dis_XXXXXXXX.pt
-and optimizer.pt go into its checkpoints/; --resume goes on from the newest gen_/dis_ there, at its iteration.
+config's file name without its extension, the config is copied in as config.yaml, and every snapshot_save_iter
+iterations gen_XXXXXXXX.pt, dis_XXXXXXXX.pt and optimizer.pt go into its checkpoints/; --resume goes on from the
+newest gen_/dis_ there, at its iteration.
 It is --model munit|unit --config CONFIG --checkpoints_dir PATH/outputs --name NAME --display_id 0 (their
 train.py shows nothing in visdom); the data are the config's (data_root, or its list files). Our own flags may be
 given beside theirs, and win.

@@ -347,10 +347,10 @@ class RunFolder:
             os.path.realpath(os.path.dirname(checkpoint)) == os.path.realpath(authors_dir(self.path))
 
     def started(self) -> None:
-        """The run's first iteration has trained: with --overwrite (and no --continue_train), the earlier run's
-        files go now, before this run writes its own. MUNIT's and UNIT's --config file is copied in as
-        config.yaml, as the authors' train.py does (their test.py's --config takes it)."""
-        if self.opt.overwrite and not self.opt.continue_train:
+        """The run's first iteration has trained: with --overwrite (unless it goes on from the folder's own
+        checkpoint), the earlier run's files go now, before this run writes its own. MUNIT's and UNIT's --config file
+        is copied in as config.yaml, as the authors' train.py does (their test.py's --config takes it)."""
+        if self.opt.overwrite and not self.goes_on():
             logs = [os.path.join(self.path, n) for n in ("loss_log.txt", "loss_history.jsonl", "scores_history.jsonl",
                                                            "web", "tensorboard")]
             earlier = self.checkpoints() + [path for path in logs if os.path.exists(path)]
