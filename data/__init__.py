@@ -10,9 +10,10 @@ import os
 import signal
 
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
 
 from util import distributed
+from util.errors import DataError
 from util.log import logger
 from util.registry import Registry
 
@@ -39,13 +40,28 @@ def create_dataloader(opt) -> DataLoader:
     """
     dataset = create_dataset(opt)
     workers = dict(num_workers=min(opt.num_threads, os.cpu_count() or 1), pin_memory=bool(opt.gpu_ids),
-                   persistent_workers=opt.num_threads > 0, drop_last=False, worker_init_fn=_ignore_sigterm)
+                   persistent_workers=opt.num_threads > 0, drop_last=False, worker_init_fn=_ignore_sigterm,
+                   collate_fn=collate)
     if distributed.is_distributed():
         sampler = DistributedSampler(dataset, shuffle=not opt.serial_batches, seed=opt.seed, drop_last=False)
         return DataLoader(dataset, batch_size=opt.batch_size, sampler=sampler, **workers,
                           generator=torch.Generator().manual_seed(opt.seed + distributed.rank()))
     return DataLoader(dataset, batch_size=opt.batch_size, shuffle=not opt.serial_batches, **workers,
                       generator=torch.Generator().manual_seed(opt.seed))
+
+
+def collate(items: list[dict]) -> dict:
+    """torch's default_collate; pictures of different sizes in one batch (a --preprocess that keeps each picture's
+    size or aspect ratio, with --batch_size > 1) end in one line naming two of them."""
+    for key, value in items[0].items():
+        if torch.is_tensor(value):
+            other = next((item for item in items if item[key].shape != value.shape), None)
+            if other is not None:
+                paths, sizes = f"{key[0]}_paths", ["x".join(map(str, t.shape[-2:])) for t in (value, other[key])]
+                raise DataError(f"{items[0].get(paths, '?')} ({sizes[0]}) and {other.get(paths, '?')} ({sizes[1]}, "
+                                f"HxW) differ in size but share a batch: use --batch_size 1, or a --preprocess that "
+                                f"crops or resizes to fixed sizes")
+    return default_collate(items)
 
 
 def _ignore_sigterm(worker_id: int) -> None:

@@ -17,10 +17,13 @@ from PIL import Image
 from util.errors import DataError
 
 RESAMPLE = {"bicubic": Image.Resampling.BICUBIC, "nearest": Image.Resampling.NEAREST}
-# --resize_or_crop (--preprocess): resize (to --loadSizeH/W; resize: to --fineSizeH/W; scale_width: --loadSizeW wide),
-# then a random --fineSizeH/W crop for the modes in CROPPING
-PREPROCESS = ("resize_and_crop", "resize", "crop", "scale_width", "scale_width_and_crop", "none")
-CROPPING = ("resize_and_crop", "crop", "scale_width_and_crop")
+# --resize_or_crop (--preprocess): resize (to --loadSizeH/W; resize: to --fineSizeH/W; scale_width: --loadSizeW wide;
+# shorter_side: the shorter side to --loadSizeW), then a random --fineSizeH/W crop for the modes in CROPPING
+PREPROCESS = ("resize_and_crop", "resize", "crop", "scale_width", "scale_width_and_crop", "shorter_side",
+              "shorter_side_and_crop", "none")
+CROPPING = ("resize_and_crop", "crop", "scale_width_and_crop", "shorter_side_and_crop")
+# modes whose output size follows each picture (no crop): its sides are checked picture by picture
+PER_PICTURE = ("scale_width", "shorter_side", "none")
 
 
 @dataclass(frozen=True)
@@ -30,14 +33,17 @@ class JointParams:
     resize: tuple[int, int] | None
     crop: tuple[int, int, int, int] | None  # left, top, right, bottom
     flip: bool
+    resample: int = Image.Resampling.BICUBIC  # the image's (masks name their own)
 
 
 def resized_size(opt: argparse.Namespace, size: tuple[int, int]) -> tuple[int, int]:
     """The size (width, height) a picture of `size` has after `--resize_or_crop`'s resize, before any crop.
 
     scale_width(_and_crop), as pytorch-CycleGAN-and-pix2pix: --loadSizeW wide, the aspect ratio kept but at least
-    --fineSizeH tall. none, as there: each side rounded to the nearest multiple of 4 (Python's round; at least 4),
-    which the ResNet generators' two halvings need.
+    --fineSizeH tall. shorter_side(_and_crop), as torchvision's Resize(--loadSizeW) in the authors' MUNIT and UNIT
+    loaders (Resize(new_size)): the shorter side to --loadSizeW, the longer one in proportion (rounded down).
+    none, as pytorch-CycleGAN-and-pix2pix: each side rounded to the nearest multiple of 4 (Python's round; at
+    least 4), which the ResNet generators' two halvings need.
     """
     w, h = size
     mode = opt.resize_or_crop
@@ -47,6 +53,9 @@ def resized_size(opt: argparse.Namespace, size: tuple[int, int]) -> tuple[int, i
         return opt.fineSizeW, opt.fineSizeH
     if mode in ("scale_width", "scale_width_and_crop"):
         return opt.loadSizeW, int(max(opt.loadSizeW * h / w, opt.fineSizeH))
+    if mode in ("shorter_side", "shorter_side_and_crop"):
+        side = opt.loadSizeW
+        return (side, int(side * h / w)) if w <= h else (int(side * w / h), side)
     if mode == "none":
         return max(4, round(w / 4) * 4), max(4, round(h / 4) * 4)
     return w, h
@@ -55,12 +64,13 @@ def resized_size(opt: argparse.Namespace, size: tuple[int, int]) -> tuple[int, i
 def draw_params(opt: argparse.Namespace, size: tuple[int, int], path: str) -> JointParams:
     """Draw the crop offset and flip for a picture of `size` (width, height) read from `path`; the offset is drawn
     within the resized picture (for scale_width_and_crop, pytorch-CycleGAN-and-pix2pix's range: 0 to
-    max(0, load * h // w - crop) down)."""
+    max(0, load * h // w - crop) down). The shorter_side modes resize bilinearly, as torchvision's Resize; the others
+    bicubically, as pytorch-CycleGAN-and-pix2pix and InstaGAN."""
     w, h = resized_size(opt, size)
-    multiple = getattr(opt, "height_multiple", 1)
-    if opt.resize_or_crop == "scale_width" and h % multiple:
-        raise DataError(f"{path}: --preprocess scale_width makes it {w}x{h} (WxH), but the networks need heights that "
-                        f"are multiples of {multiple}: use --preprocess scale_width_and_crop, or resize")
+    mode, multiple = opt.resize_or_crop, getattr(opt, "size_multiple", 1)
+    if mode in PER_PICTURE and (w % multiple or h % multiple):
+        raise DataError(f"{path}: --preprocess {mode} makes it {w}x{h} (WxH), but the networks need sides that are "
+                        f"multiples of {multiple}: use a --preprocess that crops or resizes to fixed sizes")
     resize = None if (w, h) == tuple(size) else (w, h)
     crop = None
     if opt.resize_or_crop in CROPPING:
@@ -71,12 +81,14 @@ def draw_params(opt: argparse.Namespace, size: tuple[int, int], path: str) -> Jo
         left = int(torch.randint(0, w - tw + 1, size=(1,)))
         crop = (left, top, left + tw, top + th)
     flip = bool(opt.isTrain and not opt.no_flip and torch.rand(1) < 0.5)
-    return JointParams(resize, crop, flip)
+    resample = Image.Resampling.BILINEAR if mode.startswith("shorter_side") else Image.Resampling.BICUBIC
+    return JointParams(resize, crop, flip, resample)
 
 
-def apply(img: Image.Image, params: JointParams, resample: int = Image.Resampling.BICUBIC) -> Image.Image:
+def apply(img: Image.Image, params: JointParams, resample: int | None = None) -> Image.Image:
+    """`params` on one picture: an image (its resampling filter: `params`') or a mask (`resample` given)."""
     if params.resize is not None:
-        img = img.resize(params.resize, resample)
+        img = img.resize(params.resize, params.resample if resample is None else resample)
     if params.crop is not None:
         img = img.crop(params.crop)
     if params.flip:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from data import create_dataset
+from data import collate, create_dataset
 from models import run_state
 from util.checkpoint import restore_rng, rng_state
 from util.errors import OptionError
@@ -89,8 +89,9 @@ class HeldOutEvaluation:
         held_out = copy.copy(opt)
         held_out.phase, held_out.isTrain, held_out.serial_batches, held_out.no_flip = opt.eval_phase, False, True, True
         held_out.max_dataset_size, held_out.num_threads = opt.eval_num, 0
-        if opt.resize_or_crop == "resize_and_crop":       # as test.py is run: no random crop
-            held_out.resize_or_crop = "resize"
+        # as test.py is run: no random crop
+        held_out.resize_or_crop = {"resize_and_crop": "resize", "shorter_side_and_crop": "shorter_side"}.get(
+            opt.resize_or_crop, opt.resize_or_crop)
         self.dataset = create_dataset(held_out)        # a missing or broken split fails now, before training
         with untouched(model):                     # the first batch now: a visual the model does not make fails here
             model.set_input(next(iter(self.loader())))
@@ -123,7 +124,8 @@ class HeldOutEvaluation:
                             lambda e: e["epoch"] < resume_epoch)
 
     def loader(self) -> DataLoader:
-        return DataLoader(self.dataset, batch_size=self.opt.batch_size, shuffle=False, num_workers=0)
+        return DataLoader(self.dataset, batch_size=self.opt.batch_size, shuffle=False, num_workers=0,
+                          collate_fn=collate)
 
     @torch.no_grad()
     def translate(self, model) -> tuple[list[torch.Tensor], list[torch.Tensor] | None, list[torch.Tensor] | None]:

@@ -105,9 +105,11 @@ class AutoEncoderGANModel(BaseModel):
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
-        """The authors' flags and defaults (their configs' values; edges2shoes_folder.yaml's sizes)."""
+        """The authors' flags and defaults (their configs' values; edges2shoes_folder.yaml's sizes, and their loaders'
+        Resize(new_size): the shorter side to new_size, then a random crop in training, none at test time)."""
         parser.set_defaults(dataset_mode="unaligned", netD="ms_image", ngf=64, ndf=64, n_layers_D=4,
-                            loadSizeH=256, loadSizeW=256, fineSizeH=256, fineSizeW=256, init_type="kaiming")
+                            loadSizeH=256, loadSizeW=256, fineSizeH=256, fineSizeW=256, init_type="kaiming",
+                            resize_or_crop="shorter_side_and_crop" if is_train else "shorter_side")
         p = parser
         p.add_argument("--config", type=str, default=None,
                        help="the authors' YAML config: its values become the defaults of the flags they name")

@@ -162,7 +162,8 @@ class BaseOptions:
         p.add_argument("--resize_or_crop", "--preprocess", type=str, default="resize_and_crop", choices=PREPROCESS,
                        help="preprocessing: resize to loadSize then crop to fineSize, or a part of it; scale_width"
                             "(_and_crop): to loadSizeW wide, the aspect ratio kept (at least fineSizeH tall), (then "
-                            "crop); none: each side rounded to a multiple of 4")
+                            "crop); shorter_side(_and_crop): the shorter side to loadSizeW, bilinearly, as MUNIT's "
+                            "and UNIT's authors, (then crop); none: each side rounded to a multiple of 4")
         p.add_argument("--no_flip", action="store_true", help="do not flip images for augmentation")
         p.add_argument("--init_type", type=str, default="normal", choices=["normal", "xavier", "kaiming", "orthogonal"])
         p.add_argument("--init_gain", type=float, default=0.02, help="scale for normal, xavier and orthogonal init")
@@ -250,6 +251,9 @@ class BaseOptions:
         if opt.resize_or_crop == "scale_width_and_crop" and opt.fineSizeW > opt.loadSizeW:
             raise OptionError(f"--fineSizeW {opt.fineSizeW} must not exceed --loadSizeW {opt.loadSizeW} (the width "
                               f"scale_width_and_crop scales to)")
+        if opt.resize_or_crop == "shorter_side_and_crop" and max(opt.fineSizeH, opt.fineSizeW) > opt.loadSizeW:
+            raise OptionError(f"--fineSizeH/W ({opt.fineSizeH}x{opt.fineSizeW}) must not exceed --loadSizeW "
+                              f"{opt.loadSizeW} (the shorter side shorter_side_and_crop scales to)")
 
     def parse(self, argv: Sequence[str] | None = None) -> argparse.Namespace:
         """Parse, validate and complete the options; writes nothing."""

@@ -87,20 +87,23 @@ ENCODERS: dict[str, Net] = {
 def check_size(opt: argparse.Namespace, flag: str, net: Net) -> None:
     """Refuse image sizes that `net`, chosen by `flag`, cannot take (at parse time, in one line), as far as
     --resize_or_crop makes them known then: the crop (--fineSizeH/W; also without a --resize_or_crop in `opt`);
-    for scale_width the width --loadSizeW and the least height --fineSizeH, the height following each image's
-    aspect ratio, which the data check per image against `opt.height_multiple` (set here: the largest multiple any
-    network needs); for none nothing, each image keeping its size (rounded to multiples of 4)."""
+    for scale_width the width --loadSizeW and the least height --fineSizeH, for shorter_side the shorter side
+    --loadSizeW, the other side following each image's aspect ratio; for none nothing, each image keeping its size
+    (rounded to multiples of 4). Sizes known only per image are checked by the data against `opt.size_multiple`,
+    set here: the largest multiple any network needs."""
     smallest, multiple = net.size_rule(opt.n_layers_D, getattr(opt, "n_downsample", 2), getattr(opt, "num_scales", 1))
+    opt.size_multiple = max(getattr(opt, "size_multiple", 1), multiple)
     rule = f"at least {smallest} pixels per side" + (f", multiples of {multiple}" if multiple > 1 else "")
     mode = getattr(opt, "resize_or_crop", "crop")
     if mode == "none":
         return
-    if mode == "scale_width":
-        w, least_h = opt.loadSizeW, opt.fineSizeH
-        if min(w, least_h) < smallest or w % multiple:
-            raise OptionError(f"--preprocess scale_width: a width of --loadSizeW {w} and heights from --fineSizeH "
-                              f"{least_h} up do not fit {flag}: {rule}")
-        opt.height_multiple = max(getattr(opt, "height_multiple", 1), multiple)
+    if mode in ("scale_width", "shorter_side"):
+        side = opt.loadSizeW
+        least = opt.fineSizeH if mode == "scale_width" else side
+        if min(side, least) < smallest or side % multiple:
+            sizes = f"a width of --loadSizeW {side} and heights from --fineSizeH {least} up do not" \
+                if mode == "scale_width" else f"a shorter side of --loadSizeW {side} does not"
+            raise OptionError(f"--preprocess {mode}: {sizes} fit {flag}: {rule}")
         return
     h, w = opt.fineSizeH, opt.fineSizeW
     if min(h, w) < smallest or h % multiple or w % multiple:

@@ -1,8 +1,10 @@
+import pytest
 import torch
 
 from data import create_dataloader, create_dataset
 from data.unaligned_seg_dataset import UnalignedSegDataset
-from tests.data.helpers import make_opt
+from tests.data.helpers import make_opt, random_rgb, save
+from util.errors import DataError
 
 
 def test_batches_of_images_and_mask_slots(seg_root):
@@ -33,3 +35,14 @@ def test_workers_and_loader_settings(seg_root):
     batch = next(iter(create_dataloader(opt)))  # the data set pickles into a worker process
     assert batch["A_segs"].shape == (3, 20, 16, 12)
     assert isinstance(create_dataset(make_opt(seg_root)), UnalignedSegDataset)
+
+
+def test_pictures_of_different_sizes_in_one_batch_fail_in_one_line(tmp_path):
+    """--preprocess none keeps each picture's size: two sizes cannot share a batch, and the error names them."""
+    for name, (h, w) in {"a.png": (16, 20), "b.png": (24, 20)}.items():
+        save(tmp_path / "trainA" / name, random_rgb(h, w))
+        save(tmp_path / "trainB" / name, random_rgb(16, 16))
+    opt = make_opt(tmp_path, "unaligned", resize_or_crop="none", batch_size=2)
+    with pytest.raises(DataError, match=r"trainA/a.png \(16x20\) and .*trainA/b.png \(24x20, HxW\) differ in "
+                                        r"size but share a batch: use --batch_size 1"):
+        next(iter(create_dataloader(opt)))

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+import torchvision
 from PIL import Image
 
 from data.transforms import apply, draw_params, image_to_tensor, normalise
@@ -97,8 +98,21 @@ def test_scale_width_heights_the_networks_cannot_take_name_the_file(tmp_path):
     """check_size records the generator's multiple; a picture whose scaled height misses it fails in one line."""
     opt = _opt(tmp_path, resize_or_crop="scale_width", n_layers_D=3)
     check_size(opt, "--netG resnet_9blocks", GENERATORS["resnet_9blocks"])
-    assert opt.height_multiple == 4
+    assert opt.size_multiple == 4
     assert draw_params(opt, (30, 25), "ok.png").resize == (16, 16)
-    with pytest.raises(DataError, match=r"tall.png: --preprocess scale_width makes it 16x21 \(WxH\), .* multiples of "
-                                        r"4: use --preprocess scale_width_and_crop"):
+    with pytest.raises(DataError, match=r"tall.png: --preprocess scale_width makes it 16x21 \(WxH\), .* sides that are "
+                                        r"multiples of 4: use a --preprocess that crops"):
         draw_params(opt, (22, 30), "tall.png")
+
+
+@pytest.mark.parametrize("size", [(30, 25), (20, 41), (16, 16), (9, 12)])
+def test_shorter_side_is_torchvisions_resize(tmp_path, size):
+    """The authors' MUNIT/UNIT loaders' Resize(new_size): the shorter side to --loadSizeW (16), bilinearly, the
+    aspect ratio kept; the same pixels as torchvision's, at test time (no crop) and under the training crop."""
+    img = Image.fromarray(random_rgb(size[1], size[0]))
+    theirs = torchvision.transforms.Resize(16)(img)
+    ours = apply(img, draw_params(_opt(tmp_path, resize_or_crop="shorter_side", isTrain=False), img.size, "x.png"))
+    assert ours.size == theirs.size and np.array_equal(np.asarray(ours), np.asarray(theirs))
+    params = draw_params(_opt(tmp_path, resize_or_crop="shorter_side_and_crop", no_flip=True), img.size, "x.png")
+    assert np.array_equal(np.asarray(apply(img, params)), np.asarray(theirs.crop(params.crop)))
+    assert apply(img, params).size == (12, 16)          # --fineSizeW x --fineSizeH

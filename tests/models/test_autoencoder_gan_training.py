@@ -16,6 +16,7 @@ from PIL import Image
 
 import test as test_script
 import train as train_script
+from data import create_dataset
 from models import create_model
 from models.autoencoder_gan import AutoEncoderGANModel
 from models.losses import VGGPerceptualLoss
@@ -228,6 +229,20 @@ def test_missing_or_broken_config_is_one_line(data, tmp_path, log_records, conte
     assert not (tmp_path / "ck").exists()
     with pytest.raises(OptionError):
         TrainOptions().parse(["--dataroot", data, "--model", "munit", "--config", str(path)])
+
+
+def test_their_resize_keeps_the_aspect_ratio(tmp_path):
+    """Their loaders' Resize(new_size) (the shorter side, tests/data/test_transforms.py), then a random crop in
+    training and none at test time, are the defaults: a 64x48 (WxH) picture is 48x36 before the 32x32 crop."""
+    for sub in ("trainA", "trainB", "testA", "testB"):
+        os.makedirs(tmp_path / sub)
+        Image.fromarray(np.zeros((48, 64, 3), np.uint8)).save(tmp_path / sub / "0.png")
+    train = TrainOptions().parse(["--dataroot", str(tmp_path), *MODEL["munit"], *TINY])
+    assert train.resize_or_crop == "shorter_side_and_crop"
+    assert create_dataset(train)[0]["A"].shape == (3, 32, 32)
+    test = TestOptions().parse(["--dataroot", str(tmp_path), *MODEL["munit"], *NETS_FLAGS, "--new_size", "36"])
+    assert test.resize_or_crop == "shorter_side"
+    assert create_dataset(test)[0]["A"].shape == (3, 36, 48)
 
 
 # -- 4. the losses by hand ---------------------------------------------------------------------------------------------
