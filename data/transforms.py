@@ -22,7 +22,8 @@ RESAMPLE = {"bicubic": Image.Resampling.BICUBIC, "nearest": Image.Resampling.NEA
 PREPROCESS = ("resize_and_crop", "resize", "crop", "scale_width", "scale_width_and_crop", "shorter_side",
               "shorter_side_and_crop", "none")
 CROPPING = ("resize_and_crop", "crop", "scale_width_and_crop", "shorter_side_and_crop")
-# modes whose output size follows each picture (no crop): its sides are checked picture by picture
+# modes whose output size follows each picture (no crop): in training its sides are checked picture by picture (at
+# test time a ResNet's output may be larger than its input, as in the references)
 PER_PICTURE = ("scale_width", "shorter_side", "none")
 
 
@@ -68,7 +69,7 @@ def draw_params(opt: argparse.Namespace, size: tuple[int, int], path: str) -> Jo
     bicubically, as pytorch-CycleGAN-and-pix2pix and InstaGAN."""
     w, h = resized_size(opt, size)
     mode, multiple = opt.resize_or_crop, getattr(opt, "size_multiple", 1)
-    if mode in PER_PICTURE and (w % multiple or h % multiple):
+    if opt.isTrain and mode in PER_PICTURE and (w % multiple or h % multiple):
         raise DataError(f"{path}: --preprocess {mode} makes it {w}x{h} (WxH), but the networks need sides that are "
                         f"multiples of {multiple}: use a --preprocess that crops or resizes to fixed sizes")
     resize = None if (w, h) == tuple(size) else (w, h)

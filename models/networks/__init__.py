@@ -89,8 +89,8 @@ def check_size(opt: argparse.Namespace, flag: str, net: Net) -> None:
     --resize_or_crop makes them known then: the crop (--fineSizeH/W; also without a --resize_or_crop in `opt`);
     for scale_width the width --loadSizeW and the least height --fineSizeH, for shorter_side the shorter side
     --loadSizeW, the other side following each image's aspect ratio; for none nothing, each image keeping its size
-    (rounded to multiples of 4). Sizes known only per image are checked by the data against `opt.size_multiple`,
-    set here: the largest multiple any network needs."""
+    (rounded to multiples of 4). Sizes known only per image are checked by the data in training against
+    `opt.size_multiple`, set here: the largest multiple any network needs."""
     smallest, multiple = net.size_rule(opt.n_layers_D, getattr(opt, "n_downsample", 2), getattr(opt, "num_scales", 1))
     opt.size_multiple = max(getattr(opt, "size_multiple", 1), multiple)
     rule = f"at least {smallest} pixels per side" + (f", multiples of {multiple}" if multiple > 1 else "")

@@ -95,7 +95,8 @@ def test_none_rounds_each_side_to_a_multiple_of_4(tmp_path, size, expected):
 
 
 def test_scale_width_heights_the_networks_cannot_take_name_the_file(tmp_path):
-    """check_size records the generator's multiple; a picture whose scaled height misses it fails in one line."""
+    """check_size records the generator's multiple; in training a picture whose scaled height misses it fails in one
+    line."""
     opt = _opt(tmp_path, resize_or_crop="scale_width", n_layers_D=3)
     check_size(opt, "--netG resnet_9blocks", GENERATORS["resnet_9blocks"])
     assert opt.size_multiple == 4
@@ -103,6 +104,8 @@ def test_scale_width_heights_the_networks_cannot_take_name_the_file(tmp_path):
     with pytest.raises(DataError, match=r"tall.png: --preprocess scale_width makes it 16x21 \(WxH\), .* sides that are "
                                         r"multiples of 4: use a --preprocess that crops"):
         draw_params(opt, (22, 30), "tall.png")
+    opt.isTrain = False                                  # test.py: a ResNet's output is then 4 pixels taller
+    assert draw_params(opt, (22, 30), "tall.png").resize == (16, 21)
 
 
 @pytest.mark.parametrize("size", [(30, 25), (20, 41), (16, 16), (9, 12)])
