@@ -74,7 +74,7 @@ def draw_params(opt: argparse.Namespace, size: tuple[int, int], path: str) -> Jo
                         f"multiples of {multiple}: use a --preprocess that crops or resizes to fixed sizes")
     resize = None if (w, h) == tuple(size) else (w, h)
     crop = None
-    if opt.resize_or_crop in CROPPING:
+    if mode in CROPPING:
         th, tw = opt.fineSizeH, opt.fineSizeW
         if th > h or tw > w:
             raise DataError(f"{path}: {w}x{h} (WxH) is smaller than the crop --fineSizeW/H {tw}x{th}")
