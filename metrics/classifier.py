@@ -19,7 +19,7 @@ import torchvision
 from tqdm import tqdm
 
 from util.checkpoint import read_checkpoint
-from util.errors import UserError
+from util.errors import UserError, one_line
 from .images import size_batches
 from .weights import load_state_dict, sha256
 
@@ -39,7 +39,7 @@ def vgg16(path: str) -> nn.Module:
         net.load_state_dict(state, assign=True)
     except RuntimeError as e:
         raise UserError(f"VGG-16 weights {path} do not fit torchvision's vgg16: "
-                        f"{str(e).strip().splitlines()[0]}") from None
+                        f"{one_line(e)}") from None
     return net
 
 

@@ -57,6 +57,19 @@ class Settings:
                 raise UserError(f"--classifier {self.classifier}: no such file")
             weights.torchvision_backbone("vgg", "--vgg_weights").resolve(self.vgg_weights)
 
+    def load_weights(self, metrics: Sequence[str]) -> None:
+        """Load every network the metrics need once, on the CPU, and drop it: a file of the wrong kind fails now
+        (train.py --eval_freq: before training), not at the first scoring. Their random initialisations draw
+        from a forked generator: the caller's random stream is left as it was."""
+        self.check_weights(metrics)
+        cpu = torch.device("cpu")
+        with torch.random.fork_rng(devices=[]):
+            if {"fid", "kid", "is"} & set(metrics):
+                fidelity.inception(weights.inception().resolve(self.inception_weights), cpu)
+            if "cls" in metrics:
+                DomainClassifier.load(self.classifier, weights.torchvision_backbone("vgg", "--vgg_weights").resolve(
+                    self.vgg_weights), cpu)
+
 
 def pixels(image: Image) -> torch.Tensor:
     return image if torch.is_tensor(image) else read_rgb(image)

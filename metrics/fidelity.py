@@ -3,12 +3,13 @@
 code. Only the features of images of different sizes are computed batch by batch (images.size_batches)."""
 from __future__ import annotations
 
+import pickle
 from typing import Iterable, Sequence
 
 import torch
 from tqdm import tqdm
 
-from util.errors import UserError
+from util.errors import UserError, one_line
 from util.log import logger
 from .images import size_batches
 
@@ -29,9 +30,9 @@ def inception(weights: str, device: torch.device, layers: Sequence[str] = (POOL,
     try:
         net = create_feature_extractor("inception-v3-compat", list(layers), cuda=False,
                                        feature_extractor_weights_path=weights, verbose=False)
-    except (RuntimeError, OSError, ValueError, KeyError, EOFError) as e:
+    except (RuntimeError, OSError, ValueError, KeyError, EOFError, pickle.UnpicklingError) as e:
         raise UserError(f"cannot load the Inception-v3 weights {weights} (torch-fidelity's "
-                        f"weights-inception-2015-12-05 format expected): {str(e).splitlines()[0]}") from None
+                        f"weights-inception-2015-12-05 format expected): {one_line(e)}") from None
     return net.to(device)
 
 

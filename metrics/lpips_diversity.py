@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 import torch
 from tqdm import tqdm
 
-from util.errors import UserError
+from util.errors import UserError, one_line
 from .images import read_rgb
 from .weights import load_state_dict
 
@@ -35,7 +35,7 @@ def lpips_model(net: str, backbone: str, device: torch.device) -> torch.nn.Modul
     except (KeyError, RuntimeError) as e:
         raise UserError(f"LPIPS backbone weights {backbone} do not fit torchvision's "
                         f"{'AlexNet' if net == 'alex' else 'VGG-16'} (--lpips_net {net}): "
-                        f"{str(e).strip().splitlines()[0]}") from None
+                        f"{one_line(e)}") from None
     return model.eval().requires_grad_(False).to(device)
 
 

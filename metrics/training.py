@@ -93,6 +93,7 @@ class HeldOutEvaluation:
         held_out.resize_or_crop = {"resize_and_crop": "resize", "shorter_side_and_crop": "shorter_side"}.get(
             opt.resize_or_crop, opt.resize_or_crop)
         self.dataset = create_dataset(held_out)        # a missing or broken split fails now, before training
+        settings(opt).load_weights(opt.eval_metrics)   # and so does a weight file of the wrong kind
         with untouched(model):                     # the first batch now: a visual the model does not make fails here
             model.set_input(next(iter(self.loader())))
             visuals = model.translate_held_out()

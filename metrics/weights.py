@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from util.errors import UserError
+from util.errors import UserError, one_line
 
 
 class MissingWeights(UserError):
@@ -57,7 +57,7 @@ def load_state_dict(path: str, what: str) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as e:  # torch.load fails in many ways on a file of the wrong kind
-        raise UserError(f"cannot read {what} weights {path}: {type(e).__name__}: {str(e).splitlines()[0]}") from None
+        raise UserError(f"cannot read {what} weights {path}: {type(e).__name__}: {one_line(e)}") from None
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
         raise UserError(f"{what} weights {path} are not a state dict (names -> tensors)")
     return state

@@ -27,7 +27,7 @@ import torch.nn as nn
 
 from options.base_options import BothSides
 from util import distributed
-from util.errors import OptionError
+from util.errors import OptionError, one_line
 from util.log import logger
 from . import run_state
 from .base_model import BaseModel
@@ -84,7 +84,7 @@ def read_config(path: str) -> dict[str, object]:
     except OSError as e:
         raise OptionError(f"--config {path}: {e.strerror}") from None
     except yaml.YAMLError as e:
-        raise OptionError(f"--config {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+        raise OptionError(f"--config {path} is not valid YAML: {one_line(e)}") from None
     if not isinstance(config, dict):
         raise OptionError(f"--config {path} is not a YAML mapping of the authors' keys")
     flat: dict[str, object] = {}

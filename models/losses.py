@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from util.errors import UserError
+from util.errors import UserError, one_line
 from .masks import context_weight
 
 
@@ -102,7 +102,7 @@ class VGGPerceptualLoss(nn.Module):
             features.load_state_dict(state)
         except RuntimeError as e:
             raise UserError(f"--vgg_weights {weights} is not VGG-16 in torchvision's layout: "
-                            f"{str(e).splitlines()[-1].strip()}") from None
+                            f"{one_line(e)}") from None
         self.features = nn.Sequential(*features[:23], *features[24:30]).eval()   # up to relu5_3, no 4th pooling
         self.features.requires_grad_(False)
         self.register_buffer("mean", torch.tensor(self.BGR_MEAN).view(1, 3, 1, 1), persistent=False)

@@ -15,3 +15,9 @@ class OptionError(UserError):
 
 class DataError(UserError):
     """A data set that cannot be read; the message names the offending file or folder."""
+
+
+def one_line(error: BaseException, limit: int = 300) -> str:
+    """A library's (often multi-line) error message as one line: its lines joined, cut at `limit` characters."""
+    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip()) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -175,7 +175,18 @@ def encode_set(encoder: nn.Module, segs: torch.Tensor) -> tuple[torch.Tensor, to
     """
     b, k, h, w = segs.shape
     present = nonempty(segs).flatten()
-    f_seg = encoder(segs.reshape(b * k, 1, h, w)[present])
+    x = segs.reshape(b * k, 1, h, w)[present]
+    f_seg = encoder(x) if x.shape[0] else _encode_no_instance(encoder, x)
     per_slot = f_seg.new_zeros(b * k, *f_seg.shape[1:])
     per_slot[present] = f_seg
     return f_seg, per_slot.view(b, k, *f_seg.shape[1:]).sum(1), present
+
+
+@torch.compiler.disable
+def _encode_no_instance(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """`encoder(x)` for a batch of no mask (x (0, 1, H, W): a discriminator judging samples without instances),
+    never compiled: under --compile, inductor's CPU layout optimisation saves the conv weights channels-last, and
+    for an empty batch its prediction of convolution_backward's grad_weight strides (contiguous) differs from
+    what the eager kernel returns (channels-last), an assertion error in the backward. Eager, the weights still
+    get their (zero) gradients and the spectral norms still move on by their `advance`, as on the compiled path."""
+    return encoder(x)

@@ -9,6 +9,7 @@ from util.errors import UserError
 
 
 def test_only_the_last_layers_train_and_the_file_holds_only_them(vgg16_file, tmp_path):
+    torch.manual_seed(0)         # the new last layer's initialisation and the dropout draw from the global generator
     clf = DomainClassifier.new(vgg16_file, size=32, masked=False, train_layers=2)
     fc6, fc7, fc8 = linear_layers(clf.net)
     assert fc8.out_features == 2

@@ -11,6 +11,7 @@ from PIL import Image
 import train as train_script
 from tests.conftest import TINY_TRAIN
 from util.checkpoint import read_checkpoint
+from util.cli import run_cli
 from util.errors import OptionError, UserError
 
 
@@ -83,6 +84,24 @@ def test_eval_options_fail_at_parse_time(tiny_data, tmp_path, monkeypatch):
         train_script.main(base + ["--eval_metrics", "lpips_diversity"])
     with pytest.raises(OptionError, match="--eval_best is is not one of"):
         train_script.main(base + ["--eval_metrics", "fid", "--eval_best", "is"])
+
+
+@pytest.mark.parametrize("content", ["text", "other keys"])
+def test_a_weight_file_of_the_wrong_kind_fails_before_training(tiny_data, tmp_path, log_records, content):
+    """Not after the epochs before the first scoring: one line naming the file, and no checkpoint written."""
+    path = tmp_path / "weights.pth"
+    if content == "text":
+        path.write_text("not weights\n")
+    else:
+        torch.save({"conv.weight": torch.zeros(1)}, path)
+    flags = ["--dataroot", tiny_data, "--name", "tiny", "--checkpoints_dir", str(tmp_path / "ck"), *TINY_TRAIN,
+             "--eval_freq", "1", "--eval_phase", "test", "--eval_metrics", "fid", "--inception_weights", str(path)]
+    assert run_cli(train_script.main, flags) == 2
+    errors = [r.getMessage() for r in log_records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "\n" not in errors[0] and f"cannot load the Inception-v3 weights {path}" in errors[0]
+    if content == "other keys":
+        assert "Missing key(s)" in errors[0]
+    assert not (tmp_path / "ck" / "tiny").exists()
 
 
 # tiny networks for the models whose held-out translations are their own (models' translate_held_out)

@@ -1,10 +1,13 @@
 """The speed options give results close to the plain fp32 path: --amp (bfloat16 autocast), --channels_last
 (same math, other kernels) and --compile (torch.compile), in inference and in a training step."""
+import copy
+
 import pytest
 import torch
 
 from data import create_dataloader
 from models import create_model
+from models.networks import define_D
 from models.run_state import cpu_state_dict
 from options.test_options import TestOptions
 from options.train_options import TrainOptions
@@ -60,3 +63,19 @@ def test_channels_last_training_step_equals_fp32(tiny_data):
     weights = [p for p in fast.netG_A.parameters() if p.dim() == 4]
     assert weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)
     assert cpu_state_dict(fast.netG_A).keys() == cpu_state_dict(plain.netG_A).keys()
+
+
+def test_compiled_set_discriminator_backward_without_instances_equals_eager():
+    """A batch without any instance (a real image with no mask) reaches the set discriminator's mask encoder as an
+    empty batch; compiled, inductor mispredicted the strides of its conv backward (blocks._encode_no_instance)."""
+    torch.manual_seed(0)
+    eager = define_D(3, 4, "set", n_layers_D=2)
+    compiled = copy.deepcopy(eager)
+    img, segs = torch.rand(1, 3, 16, 16) * 2 - 1, torch.full((1, 2, 16, 16), -1.0)
+    eager(img, segs).square().mean().backward()
+    torch.compile(compiled, dynamic=False)(img, segs).square().mean().backward()
+    for (name, p), q in zip(eager.named_parameters(), compiled.parameters()):
+        assert p.grad is not None and q.grad is not None, name     # zero for the mask encoder, but not None
+        torch.testing.assert_close(q.grad, p.grad, msg=name)
+    for (name, b), c in zip(eager.named_buffers(), compiled.buffers()):
+        assert torch.equal(b, c), name
