@@ -72,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     opt = options.parse(argv)
     warn_if_trained_otherwise(opt)
     seed_all(opt.seed)
+    logger.info("testing %s, seed %d", opt.name, opt.seed)
     loader = create_dataloader(opt)   # validates the data set
     model = create_model(opt)
     model.setup()                     # loads the generators; fails before anything is written

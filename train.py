@@ -184,13 +184,16 @@ def train_loop(options: TrainOptions, opt: argparse.Namespace, loader: DataLoade
                 progress.update(epoch, last_epoch, position.epoch_iter, dataset_size, position.total_steps)
 
                 total = position.total_steps
-                show, save_page = crossed(total, batch, opt.display_freq), crossed(total, batch, opt.update_html_freq)
-                if visualizer and (show or save_page):
-                    visualizer.display_current_results(model.get_current_visuals(), epoch, save_page, step=total)
-                if visualizer and crossed(total, batch, opt.print_freq):
+                # the run's last iteration always shows, pages and logs: a short run has its page and losses too
+                last = model.iterations_left() == 0 or (epoch == last_epoch and position.batches_done == len(loader))
+                show = crossed(total, batch, opt.display_freq) or last
+                save_page = crossed(total, batch, opt.update_html_freq) or last
+                if visualizer and (crossed(total, batch, opt.print_freq) or last):   # first: the page plots them
                     visualizer.print_current_losses(epoch, position.epoch_iter, losses,
                                                     (time.time() - iter_start) / batch, t_data)
                     visualizer.plot_current_losses(epoch, position.epoch_iter / dataset_size, losses, step=total)
+                if visualizer and (show or save_page):
+                    visualizer.display_current_results(model.get_current_visuals(), epoch, save_page, step=total)
                 if crossed(total, batch, opt.save_latest_freq):
                     label = f"iter_{total}" if opt.save_by_iter else "latest"
                     logger.info("saving the %s model (epoch %d, total_steps %d)", label, epoch, total)

@@ -25,7 +25,7 @@ def is_image_file(name: str) -> bool:
 def require_dir(path: str, what: str) -> None:
     """Fail early with the folder's name rather than with an empty data set later."""
     if not os.path.isdir(path):
-        raise DataError(f"{what} not found: {path}")
+        raise DataError(f"{what} {'is a file, not a folder' if os.path.exists(path) else 'not found'}: {path}")
 
 
 def list_images(folder: str, max_size: float = float("inf")) -> list[str]:

@@ -38,7 +38,7 @@ class InstaGANModel(BaseModel):
         if is_train:
             parser.add_argument("--lambda_A", type=float, default=10.0, help="weight of the A->B->A cycle loss")
             parser.add_argument("--lambda_B", type=float, default=10.0, help="weight of the B->A->B cycle loss")
-            parser.add_argument("--lambda_idt", type=float, default=1.0,
+            parser.add_argument("--lambda_idt", "--lambda_identity", type=float, default=1.0,
                                 help="identity loss weight, relative to lambda_A/lambda_B")
             parser.add_argument("--lambda_ctx", type=float, default=1.0,
                                 help="context-preserving loss weight, relative to lambda_A/lambda_B")

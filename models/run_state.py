@@ -83,7 +83,7 @@ def load_state(net: nn.Module, state: object, path: str) -> None:
         first = str(e).strip().splitlines()
         detail = first[1].strip() if len(first) > 1 else first[0]
         raise UserError(f"checkpoint {path} does not fit the network built from the flags (check --ngf/--ndf/--netG/"
-                        f"--netD/--n_layers_D/--n_blocks/--upsample/--norm/--input_nc): {detail}") from None
+                        f"--netD/--n_layers_D/--n_blocks/--upsample/--norm/--no_dropout/--input_nc): {detail}") from None
 
 
 def save_networks(model, label: str | int) -> None:

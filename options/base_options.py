@@ -101,6 +101,7 @@ class BaseOptions:
     """Builds the parser, lets the chosen model and data mode extend it, then validates."""
 
     is_train = False
+    epilog: str | None = None     # what --help says after the flags
 
     def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         from data import dataset_modes
@@ -189,7 +190,7 @@ class BaseOptions:
 
         # -h is answered by the last parse only, once the model and data mode have added their flags and defaults
         parser = self.initialize(OptionParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                                              add_help=False))
+                                              add_help=False, epilog=self.epilog))
         opt, _ = parser.parse_known_args(argv)
         model_class = get_model_class(opt.model)
         parser = model_class.modify_commandline_options(parser, self.is_train)

@@ -7,6 +7,9 @@ from util.errors import OptionError
 
 class TestOptions(BaseOptions):
     is_train = False
+    epilog = ("MUNIT and UNIT also take their authors' single-image command: test.py --config CONFIG.yaml --input "
+              "IMAGE --output_folder DIR --checkpoint gen_XXXXXXXX.pt [--a2b 1|0] [--style IMAGE] ...; its flags: "
+              "test.py --config CONFIG.yaml --input IMAGE --help.")
 
     def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p = super().initialize(parser)

@@ -19,6 +19,8 @@ def _logger_list(text: str) -> list[str]:
 
 class TrainOptions(BaseOptions):
     is_train = True
+    epilog = ("MUNIT and UNIT also take their authors' command: train.py --config CONFIG.yaml [--output_path PATH] "
+              "[--trainer MUNIT|UNIT] [--resume] (README, MUNIT and UNIT).")
 
     def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p = super().initialize(parser)

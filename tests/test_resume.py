@@ -1,5 +1,6 @@
 """--continue_train: a stopped run goes on exactly as if it had never stopped; bad resumes fail in one line."""
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -164,6 +165,21 @@ def code_in_generator(run, tmp_path):
     return "latest_net_G_A.pth is not a plain state dict"
 
 
+def text_as_generator(run, tmp_path):
+    with open(os.path.join(run, "latest_net_G_A.pth"), "w") as f:
+        f.write("import os\n")
+    os.remove(os.path.join(run, "latest_train_state.pth"))
+    return "latest_net_G_A.pth: not a file that torch.save wrote"
+
+
+def foreign_pickle_with_code(run, tmp_path):
+    """Not torch.save's: a pickle of protocol 4, whose notice torch would print before our line."""
+    with open(os.path.join(run, "latest_net_G_A.pth"), "wb") as f:
+        pickle.dump({"x": Runs(tmp_path / "ran")}, f, protocol=4)
+    os.remove(os.path.join(run, "latest_train_state.pth"))
+    return "latest_net_G_A.pth is not a plain state dict"
+
+
 def state_without(*keys):
     def damage(run, tmp_path):
         path = os.path.join(run, "latest_train_state.pth")
@@ -178,12 +194,13 @@ def state_without(*keys):
 
 
 @pytest.mark.parametrize("damage, message", [
-    (list_in_generator, None), (code_in_generator, None),
+    (list_in_generator, None), (code_in_generator, None), (text_as_generator, None), (foreign_pickle_with_code, None),
     (state_without("model", "lr_policy"), "lacks the entry 'lr_policy'"),
     (state_without("model", "pools"), "lacks the entry 'pools'"),
     (state_without("run", "position"), "has no valid position"),
-], ids=["list", "code", "no-lr_policy", "no-pools", "no-position"])
-def test_damaged_checkpoints_fail_in_one_line_and_touch_nothing(tiny_data, tmp_path, log_records, damage, message):
+], ids=["list", "code", "text", "pickle", "no-lr_policy", "no-pools", "no-position"])
+def test_damaged_checkpoints_fail_in_one_line_and_touch_nothing(tiny_data, tmp_path, log_records, recwarn, damage,
+                                                               message):
     ck = str(tmp_path / "ck")
     assert train_script.main(flags(tiny_data, ck, "--niter", "1", "--niter_decay", "0")) == 0
     run = os.path.join(ck, "run")
@@ -195,4 +212,5 @@ def test_damaged_checkpoints_fail_in_one_line_and_touch_nothing(tiny_data, tmp_p
     line = error_line(log_records)
     assert names in line and (message is None or message in line), line
     assert "weights_only" not in line and not (tmp_path / "ran").exists()
+    assert not [w for w in recwarn if "pickle protocol" in str(w.message)]
     assert {name: open(os.path.join(run, name), "rb").read() for name in before} == before

@@ -43,6 +43,17 @@ def test_train_then_test(tiny_data, tmp_path):
     assert os.path.isfile(os.path.join(run, "3_net_G_A.pth"))
 
 
+def test_a_short_run_has_its_page_and_losses(tiny_data, tmp_path):
+    """The default frequencies (100s of samples) are never crossed in 6 iterations: the last one pages and logs."""
+    ck = tmp_path / "ck"
+    assert train_script.main(["--dataroot", tiny_data, "--name", "tiny", "--checkpoints_dir", str(ck), "--seed", "1",
+                              *TINY_TRAIN]) == 0
+    log = (ck / "tiny" / "loss_log.txt").read_text().splitlines()
+    assert len(log) == 2 and log[1].startswith("(epoch: 2, iters: 3,")
+    assert (ck / "tiny" / "web" / "images" / "loss.png").is_file()
+    assert "epoch002_fake_B_img.png" in (ck / "tiny" / "web" / "index.html").read_text()
+
+
 def test_time_limit_stops_after_the_iteration_and_saves_latest(tiny_data, tmp_path, log_records):
     ck = str(tmp_path / "ck")
     flags = ["--dataroot", tiny_data, "--name", "tiny", "--checkpoints_dir", ck, "--seed", "1", *TINY_TRAIN]
@@ -152,3 +163,8 @@ def test_test_warns_when_the_generators_were_trained_with_another_output(tiny_da
     assert test_script.main(flags + ["--results_dir", res]) == 0
     assert [r.getMessage() for r in log_records if "trained with" in r.getMessage()] == [
         "tiny was trained with --G_output paste but is tested with --G_output generate"]
+    log_records.clear()
+    unseeded = ["--dataroot", tiny_data, "--name", "tiny", "--checkpoints_dir", ck, *TINY, "--results_dir", res]
+    assert test_script.main(unseeded + ["--G_output", "paste"]) == 0
+    drawn = [r.getMessage() for r in log_records if r.getMessage().startswith("testing tiny, seed ")]
+    assert len(drawn) == 1 and drawn[0].split()[-1].isdigit()           # a drawn seed is logged

@@ -15,6 +15,7 @@ import pickle
 import random
 import shutil
 import tempfile
+import warnings
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -64,8 +65,12 @@ def read_checkpoint(path: str, device: torch.device | str = "cpu", sha256: str |
         raise UserError(f"{path} is not the file saved together with {saved_with} (a save was interrupted "
                         f"between its files, or the file was replaced): continue from another checkpoint with "
                         f"--epoch, or delete {saved_with} to load the weights only")
+    if not data.startswith((b"PK\x03\x04", b"\x80")):     # torch.save's zip, or its legacy pickle
+        raise UserError(f"cannot read checkpoint {path}: not a file that torch.save wrote")
     try:
-        return torch.load(io.BytesIO(data), map_location=device, weights_only=True)
+        with warnings.catch_warnings():   # a foreign pickle's protocol notice: the error below says what matters
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(io.BytesIO(data), map_location=device, weights_only=True)
     except pickle.UnpicklingError:     # weights_only refused it: it holds code or objects (never run here)
         raise UserError(f"{path} is not a plain state dict: it holds Python objects other than tensors, numbers "
                         f"and containers, which are not loaded (a checkpoint must be saved as a state dict)") from None

@@ -21,6 +21,9 @@ def test_list_images_is_recursive_sorted_any_case_and_capped(tmp_path):
 def test_missing_and_empty_folders_are_named(tmp_path):
     with pytest.raises(DataError, match="not found: .*nowhere"):
         list_images(str(tmp_path / "nowhere"))
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(DataError, match="is a file, not a folder: .*a_file"):
+        list_images(str(tmp_path / "a_file"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no images .* in folder .*empty"):
         list_images(str(tmp_path / "empty"))

@@ -122,6 +122,8 @@ def test_current_flag_names_give_the_same_options_as_the_old_ones(tmp_path):
     assert "load_size" not in vars(new) and "preprocess" not in vars(new) and "no_lsgan" not in vars(new)
     test = TestOptions().parse(["--dataroot", str(tmp_path), "--gpu_ids", "-1", "--how_many", "7"])
     assert test.num_test == 7
+    insta = TrainOptions().parse(["--dataroot", str(tmp_path), "--gpu_ids", "-1", "--lambda_identity", "0.3"])
+    assert (insta.model, insta.lambda_idt) == ("insta_gan", 0.3)
 
 
 def test_two_spellings_with_one_value_are_said_once(tmp_path, log_records):
@@ -150,6 +152,7 @@ def test_two_spellings_that_disagree_are_one_line_errors(tmp_path, flags, messag
     ("cycle_gan", ["--lambda_A", "--lambda_idt LAMBDA_IDT, --lambda_identity LAMBDA_IDT", "(default: resnet_9blocks)",
                    "(default: unaligned)", "(default: 286)"]),
     ("pix2pix", ["--lambda_L1", "(default: unet_256)", "(default: aligned)", "(default: vanilla)", "(default: 0)"]),
+    ("insta_gan", ["train.py --config CONFIG.yaml [--output_path PATH] [--trainer MUNIT|UNIT] [--resume]"]),
 ])
 def test_help_shows_the_models_flags_and_defaults(model, shown, capsys):
     with pytest.raises(SystemExit) as e:
