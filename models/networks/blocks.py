@@ -187,6 +187,7 @@ def _encode_no_instance(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """`encoder(x)` for a batch of no mask (x (0, 1, H, W): a discriminator judging samples without instances),
     never compiled: under --compile, inductor's CPU layout optimisation saves the conv weights channels-last, and
     for an empty batch its prediction of convolution_backward's grad_weight strides (contiguous) differs from
-    what the eager kernel returns (channels-last), an assertion error in the backward. Eager, the weights still
-    get their (zero) gradients and the spectral norms still move on by their `advance`, as on the compiled path."""
+    what the eager kernel returns (channels-last), an assertion error in the backward. Run eagerly, it computes
+    what it computes without --compile: zero (not None) gradients for the encoder's weights, and the spectral
+    norms moved on by the discriminator's `advance`."""
     return encoder(x)
