@@ -19,6 +19,7 @@ from util import distributed
 from util.errors import UserError
 from util.image_pool import ImagePool
 from util.log import logger
+from util.machine import native_cpu_bf16
 from . import run_state
 from .schedulers import get_scheduler
 
@@ -48,6 +49,9 @@ class BaseModel:
         self.device = torch.device(f"cuda:{opt.gpu_ids[0]}") if opt.gpu_ids else torch.device("cpu")
         torch.backends.cudnn.benchmark = bool(opt.gpu_ids)  # fastest kernels per input shape (few shapes recur)
         self.save_dir = run_state.run_dir(opt)
+        if opt.amp and self.device.type == "cpu" and not native_cpu_bf16():
+            logger.warning("--amp: this CPU has no bfloat16 arithmetic (AVX512-BF16, AMX); emulated, bf16 is slower "
+                           "than fp32 here (half the speed on a 2-core Xeon without it): leave --amp out")
         self.optimizers: list[torch.optim.Optimizer] = []
         self.losses: dict[str, float] = {}
 
