@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from data import create_dataloader
-from models import create_model
+from models import base_model, create_model
 from models.networks import define_D
 from models.run_state import cpu_state_dict
 from options.test_options import TestOptions
@@ -79,3 +79,11 @@ def test_compiled_set_discriminator_backward_without_instances_equals_eager():
         torch.testing.assert_close(q.grad, p.grad, msg=name)
     for (name, b), c in zip(eager.named_buffers(), compiled.buffers()):
         assert torch.equal(b, c), name
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_amp_on_a_cpu_without_bf16_arithmetic_warns(tiny_data, monkeypatch, log_records, native):
+    monkeypatch.setattr(base_model, "native_cpu_bf16", lambda: native)
+    create_model(TestOptions().parse(["--dataroot", tiny_data, *TINY, "--amp"]))
+    warned = [r for r in log_records if r.levelname == "WARNING" and "no bfloat16 arithmetic" in r.getMessage()]
+    assert len(warned) == (0 if native else 1)
