@@ -5,7 +5,7 @@ import argparse
 import random
 
 from data import register_dataset
-from data.base_dataset import BaseDataset
+from data.base_dataset import BaseDataset, load_picture
 from data.image_folder import list_images, read_image_list
 
 
@@ -18,6 +18,10 @@ class UnalignedDataset(BaseDataset):
         self.dir_A = self.folder(opt.phase + "A")
         self.dir_B = self.folder(opt.phase + "B")
         self.A_paths, self.B_paths = self.image_paths("A", self.dir_A), self.image_paths("B", self.dir_B)
+        # MUNIT's and UNIT's --new_size_b: B's pictures resized to a size of their own, as the authors' loaders
+        size_b = getattr(opt, "new_size_b", None)
+        self.opt_B = opt if size_b is None else argparse.Namespace(**{**vars(opt), "loadSizeH": size_b,
+                                                                      "loadSizeW": size_b})
 
     def image_paths(self, domain: str, folder: str) -> list[str]:
         """The images under `folder`, or those the domain's list file names: MUNIT's and UNIT's `--data_list_a/b`
@@ -39,4 +43,5 @@ class UnalignedDataset(BaseDataset):
 
     def __getitem__(self, index: int) -> dict:
         a, b = self.pair(index)
-        return {"A": self.load(a, self.nc("A")), "B": self.load(b, self.nc("B")), "A_paths": a, "B_paths": b}
+        return {"A": self.load(a, self.nc("A")), "B": load_picture(self.opt_B, b, self.nc("B")), "A_paths": a,
+                "B_paths": b}

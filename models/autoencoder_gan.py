@@ -47,7 +47,8 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "dis.dim": ("ndf",), "dis.norm": ("dis_norm",), "dis.activ": ("dis_activ",), "dis.n_layer": ("n_layers_D",),
     "dis.gan_type": ("gan_type",), "dis.num_scales": ("num_scales",), "dis.pad_type": ("dis_pad_type",),
     "input_dim_a": ("input_nc",), "input_dim_b": ("output_nc",), "num_workers": ("num_threads",),
-    "new_size": ("loadSizeH", "loadSizeW"), "crop_image_height": ("fineSizeH",), "crop_image_width": ("fineSizeW",),
+    "new_size": ("loadSizeH", "loadSizeW"), "new_size_a": ("loadSizeH", "loadSizeW"), "new_size_b": ("new_size_b",),
+    "crop_image_height": ("fineSizeH",), "crop_image_width": ("fineSizeW",),
     "data_root": ("dataroot",), "image_save_iter": ("update_html_freq",), "image_display_iter": ("display_freq",),
     "log_iter": ("print_freq",), "snapshot_save_iter": ("snapshot_save_iter",),
 }
@@ -121,8 +122,12 @@ class AutoEncoderGANModel(BaseModel):
         p.add_argument("--n_res", type=int, default=4, help="residual blocks of the encoder and of the decoder")
         p.add_argument("--gen_activ", type=str, default="relu", choices=ACTIVATIONS, help="generators' activation")
         p.add_argument("--gen_pad_type", type=str, default="reflect", choices=PAD_TYPES, help="generators' padding")
-        p.add_argument("--new_size", type=int, action=BothSides, dest="loadSize", default=argparse.SUPPRESS,
-                       help="the authors' new_size: --loadSizeH and --loadSizeW")
+        for flag in ("--new_size", "--new_size_a"):
+            p.add_argument(flag, type=int, action=BothSides, dest="loadSize", default=argparse.SUPPRESS,
+                           help=f"the authors' {flag[2:]}: --loadSizeH and --loadSizeW")
+        p.add_argument("--new_size_b", type=int, default=None,
+                       help="the authors' new_size_b: the shorter side B's images are resized to (default: as A's, "
+                            "--loadSizeW)")
         phase = "train" if is_train else "test"
         for d in "ab":
             p.add_argument(f"--data_list_{d}", type=str, default=None,
@@ -172,9 +177,11 @@ class AutoEncoderGANModel(BaseModel):
         config = read_config(opt.config)
         dests = {action.dest for action in parser._actions}
         keys = dict(CONFIG_KEYS)
-        if not is_train:
-            keys.update({"new_size": ("loadSizeH", "loadSizeW", "fineSizeH", "fineSizeW"), "crop_image_height": (),
-                         "crop_image_width": ()})
+        if "new_size" in config:     # the authors read new_size_a/b only without it
+            keys.update({"new_size_a": (), "new_size_b": ()})
+        if not is_train:     # test.py resizes to new_size and does not crop
+            keys.update({key: keys[key] + ("fineSizeH", "fineSizeW") for key in ("new_size", "new_size_a")})
+            keys.update({"crop_image_height": (), "crop_image_width": ()})
         phase = "train" if is_train else "test"
         for listed in ("train", "test"):
             keys.update({key: flags if listed == phase and "data_root" not in config else ()
@@ -202,6 +209,8 @@ class AutoEncoderGANModel(BaseModel):
             raise OptionError(f"--model {opt.model} needs --dataset_mode unaligned, got {opt.dataset_mode}")
         if opt.netG != cls.netG or DISCRIMINATORS[opt.netD].family != "ms_image":
             raise OptionError(f"--model {opt.model} needs --netG {cls.netG} and --netD ms_image")
+        if opt.new_size_b is not None and opt.new_size_b < 1:
+            raise OptionError(f"--new_size_b must be >= 1, got {opt.new_size_b}")
         for name in ("n_downsample", "n_res") + (("num_scales", "max_iter", "step_size") if opt.isTrain else
                                                   ("num_style",)):
             low = 0 if name == "n_res" else 1
@@ -221,6 +230,10 @@ class AutoEncoderGANModel(BaseModel):
         if opt.vgg_w > 0 and not opt.vgg_weights:
             raise OptionError("--vgg_w > 0 needs --vgg_weights FILE (VGG-16 weights in torchvision's key layout)")
         check_size(opt, f"--netD {opt.netD}", DISCRIMINATORS[opt.netD])
+        if opt.resize_or_crop == "shorter_side_and_crop" and opt.new_size_b is not None and max(
+                opt.fineSizeH, opt.fineSizeW) > opt.new_size_b:
+            raise OptionError(f"--fineSizeH/W ({opt.fineSizeH}x{opt.fineSizeW}) must not exceed --new_size_b "
+                              f"{opt.new_size_b} (the shorter side B's images are resized to)")
 
     def __init__(self, opt: argparse.Namespace):
         super().__init__(opt)

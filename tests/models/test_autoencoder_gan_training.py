@@ -175,15 +175,15 @@ COMPARED = ["ngf", "ndf", "n_layers_D", "num_scales", "style_dim", "mlp_dim", "n
             "input_nc", "output_nc", "num_threads", "print_freq", "display_freq", "update_html_freq"]
 
 
-def write_config(tmp_path, **changes) -> str:
-    config = copy.deepcopy(CONFIG)
+def write_config(tmp_path, name="tiny.yaml", drop=(), **changes) -> str:
+    config = {k: v for k, v in copy.deepcopy(CONFIG).items() if k not in drop}
     for key, value in changes.items():
         if "." in key:
             outer, inner = key.split(".")
             config[outer][inner] = value
         else:
             config[key] = value
-    path = tmp_path / "tiny.yaml"
+    path = tmp_path / name
     path.write_text(yaml.safe_dump(config))
     return str(path)
 
@@ -243,6 +243,31 @@ def test_their_resize_keeps_the_aspect_ratio(tmp_path):
     test = TestOptions().parse(["--dataroot", str(tmp_path), *MODEL["munit"], *NETS_FLAGS, "--new_size", "36"])
     assert test.resize_or_crop == "shorter_side"
     assert create_dataset(test)[0]["A"].shape == (3, 36, 48)
+
+
+def test_new_size_a_and_b_resize_each_domain(tmp_path, log_records):
+    """The authors' gta2city configs give new_size_a and new_size_b (read only without new_size): each domain's
+    shorter side goes to its own size, in training before the crop, at test time without one."""
+    for sub in ("trainA", "trainB", "testA", "testB"):
+        os.makedirs(tmp_path / sub)
+        Image.fromarray(np.zeros((48, 64, 3), np.uint8)).save(tmp_path / sub / "0.png")
+    path = write_config(tmp_path, drop=("new_size",), new_size_a=42, new_size_b=36)
+    train = TrainOptions().parse(["--dataroot", str(tmp_path), *MODEL["munit"], *NETS_FLAGS, "--config", path,
+                                  "--no_flip", "--serial_batches"])
+    assert (train.loadSizeW, train.new_size_b) == (42, 36)
+    assert not [r for r in log_records if r.levelname == "WARNING"]
+    # no crop: the picture's whole resized size shows (flags win over the config)
+    full = TrainOptions().parse(["--dataroot", str(tmp_path), *MODEL["munit"], *NETS_FLAGS, "--config", path,
+                                 "--preprocess", "shorter_side", "--n_layers_D", "1", "--num_scales", "1"])
+    item = create_dataset(full)[0]
+    assert (item["A"].shape, item["B"].shape) == ((3, 42, 56), (3, 36, 48))
+    test = TestOptions().parse(["--dataroot", str(tmp_path), *MODEL["munit"], *NETS_FLAGS, "--config", path])
+    item = create_dataset(test)[0]
+    assert (item["A"].shape, item["B"].shape) == ((3, 42, 56), (3, 36, 48))
+    both = write_config(tmp_path, "both.yaml", new_size_a=40, new_size_b=24)        # new_size (36) wins, as theirs
+    assert TrainOptions().parse(["--dataroot", str(tmp_path), *MODEL["munit"], "--config", both]).new_size_b is None
+    with pytest.raises(OptionError, match="--new_size_b 24"):
+        TrainOptions().parse(["--dataroot", str(tmp_path), *MODEL["munit"], "--config", path, "--new_size_b", "24"])
 
 
 # -- 4. the losses by hand ---------------------------------------------------------------------------------------------
