@@ -64,6 +64,15 @@ def test_torchrun_trains_one_model_and_process_0_alone_writes(tiny_data, tmp_pat
     assert (state["position"]["epoch"], state["position"]["total_steps"]) == (2, 4)
 
 
+def test_torchrun_flag_mistake_is_named_once(tiny_data, tmp_path):
+    """Every process parses the same flags; the first alone logs the mistake, every one exits with code 2."""
+    proc = torchrun(["--dataroot", tiny_data, "--name", "bad", "--checkpoints_dir", str(tmp_path / "ck"), *TINY,
+                     "--display_id", "0", "--ins_per", "0"])
+    assert proc.returncode != 0
+    assert proc.stderr.count("--ins_per must be") == 1, proc.stderr[-3000:]
+    assert not (tmp_path / "ck").exists()
+
+
 def test_torchrun_time_limit_stops_every_process_and_resumes_mid_epoch(tiny_data, tmp_path):
     ck = str(tmp_path / "ck")
     flags = ["--dataroot", tiny_data, "--name", "tiny", "--checkpoints_dir", ck, "--seed", "1", *TINY,

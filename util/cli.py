@@ -1,12 +1,13 @@
 """What train.py and test.py share: turning user mistakes into one line and exit code 2."""
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
 from typing import Callable, Sequence
 
-from .errors import UserError
+from .errors import OptionError, UserError
 from .log import logger, setup_logging
 
 
@@ -37,7 +38,9 @@ def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | N
     try:
         return main(args)
     except UserError as e:
-        logger.error("%s", user_message(e))
+        # under torchrun every process parses the same flags: a machine's first process alone names a flag mistake
+        if not isinstance(e, OptionError) or os.environ.get("LOCAL_RANK", "0") == "0":
+            logger.error("%s", user_message(e))
         return 2
     except OSError as e:
         if e.filename is None:              # not about a file: a bug or the machine, keep the traceback
