@@ -65,8 +65,9 @@ def resized_size(opt: argparse.Namespace, size: tuple[int, int]) -> tuple[int, i
 def draw_params(opt: argparse.Namespace, size: tuple[int, int], path: str) -> JointParams:
     """Draw the crop offset and flip for a picture of `size` (width, height) read from `path`; the offset is drawn
     within the resized picture (for scale_width_and_crop, pytorch-CycleGAN-and-pix2pix's range: 0 to
-    max(0, load * h // w - crop) down). The shorter_side modes resize bilinearly, as torchvision's Resize; the others
-    bicubically, as pytorch-CycleGAN-and-pix2pix and InstaGAN."""
+    max(0, load * h // w - crop) down), or is its centre with BicycleGAN's --center_crop (as torchvision's
+    CenterCrop). The shorter_side modes resize bilinearly, as torchvision's Resize; the others bicubically, as
+    pytorch-CycleGAN-and-pix2pix and InstaGAN."""
     w, h = resized_size(opt, size)
     mode, multiple = opt.resize_or_crop, getattr(opt, "size_multiple", 1)
     if opt.isTrain and mode in PER_PICTURE and (w % multiple or h % multiple):
@@ -78,8 +79,11 @@ def draw_params(opt: argparse.Namespace, size: tuple[int, int], path: str) -> Jo
         th, tw = opt.fineSizeH, opt.fineSizeW
         if th > h or tw > w:
             raise DataError(f"{path}: {w}x{h} (WxH) is smaller than the crop --fineSizeW/H {tw}x{th}")
-        top = int(torch.randint(0, h - th + 1, size=(1,)))
-        left = int(torch.randint(0, w - tw + 1, size=(1,)))
+        if getattr(opt, "center_crop", False):      # BicycleGAN's
+            top, left = round((h - th) / 2), round((w - tw) / 2)
+        else:
+            top = int(torch.randint(0, h - th + 1, size=(1,)))
+            left = int(torch.randint(0, w - tw + 1, size=(1,)))
         crop = (left, top, left + tw, top + th)
     flip = bool(opt.isTrain and not opt.no_flip and torch.rand(1) < 0.5)
     resample = Image.Resampling.BILINEAR if mode.startswith("shorter_side") else Image.Resampling.BICUBIC

@@ -28,6 +28,9 @@ class BaseModel:
     loss_names: list[str] = []
     visual_names: list[str] = []
     net_names: list[str] = []
+    # the flags that a network's keys and shapes follow, named when a checkpoint does not fit
+    architecture_flags: tuple[str, ...] = ("ngf", "ndf", "netG", "netD", "n_layers_D", "n_blocks", "upsample", "norm",
+                                           "no_dropout", "input_nc")
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:

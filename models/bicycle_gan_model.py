@@ -42,6 +42,8 @@ VARIANTS = ("bicycle", "cvae_gan", "clr_gan")
 @register_model("bicycle_gan")
 class BicycleGANModel(BaseModel):
     loss_names = ["G_GAN", "D", "G_GAN2", "D2", "G_L1", "z_L1", "kl"]
+    architecture_flags = ("netG", "ngf", "nz", "where_add", "norm", "use_dropout", "upsample", "input_nc", "output_nc",
+                          "netE", "nef", "netD", "netD2", "ndf", "num_Ds", "conditional_D")
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
@@ -62,6 +64,8 @@ class BicycleGANModel(BaseModel):
                        help="non-linearity of G's up path (E and D always use LeakyReLU 0.2)")
         p.add_argument("--use_dropout", action="store_true", help="dropout in G's innermost 8ngf levels")
         p.add_argument("--conditional_D", action="store_true", help="the discriminators judge [A; B], not B alone")
+        p.add_argument("--center_crop", action="store_true",
+                       help="crop the centre, not a random place (their test scripts pass it; their 2018 code read it)")
         if is_train:
             parser.set_defaults(batch_size=2, lr_policy="linear", display_ncols=4, update_html_freq=4000,
                                 save_latest_freq=10000, lr_decay_iters=100)

@@ -28,6 +28,7 @@ from .losses import mean_l1
 class MUNITModel(AutoEncoderGANModel):
     netG = "adain"
     cycle_losses = ("gen_cycrecon_x_a", "gen_cycrecon_x_b")
+    architecture_flags = AutoEncoderGANModel.architecture_flags + ("style_dim", "mlp_dim")
     loss_names = ["dis_a", "dis_b", "gen_adv_a", "gen_adv_b", "gen_recon_x_a", "gen_recon_x_b", "gen_recon_s_a",
                   "gen_recon_s_b", "gen_recon_c_a", "gen_recon_c_b", "gen_cycrecon_x_a", "gen_cycrecon_x_b"]
 

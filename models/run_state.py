@@ -24,7 +24,7 @@ import shutil
 import signal
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import torch
 import torch.nn as nn
@@ -68,8 +68,8 @@ def cpu_state_dict(net: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu() for k, v in unwrap(net).state_dict().items()}
 
 
-def load_state(net: nn.Module, state: object, path: str) -> None:
-    """Load a reference or own state dict strictly; a mismatch names the file and the flags to check."""
+def load_state(net: nn.Module, state: object, path: str, flags: Sequence[str] = ()) -> None:
+    """Load a reference or own state dict strictly; a mismatch names the file and the `flags` to check."""
     if not isinstance(state, dict) or not all(isinstance(k, str) and torch.is_tensor(v) for k, v in state.items()):
         raise UserError(f"checkpoint {path} is not a state dict (names -> tensors) but a {type(state).__name__}")
     state = convert_torch_state_dict(state)
@@ -82,8 +82,8 @@ def load_state(net: nn.Module, state: object, path: str) -> None:
     except RuntimeError as e:
         first = str(e).strip().splitlines()
         detail = first[1].strip() if len(first) > 1 else first[0]
-        raise UserError(f"checkpoint {path} does not fit the network built from the flags (check --ngf/--ndf/--netG/"
-                        f"--netD/--n_layers_D/--n_blocks/--upsample/--norm/--no_dropout/--input_nc): {detail}") from None
+        check = f" (check {'/'.join('--' + flag for flag in flags)})" if flags else ""
+        raise UserError(f"checkpoint {path} does not fit the network built from the flags{check}: {detail}") from None
 
 
 def save_networks(model, label: str | int) -> None:
@@ -104,7 +104,7 @@ def load_networks(model, label: str | int, digests: dict[str, str] | None = None
                 continue
             raise UserError(f"checkpoint not found: {path}")
         state = read_checkpoint(path, model.device, digests[name] if digests else None, saved_with)
-        load_state(unwrap(net), state, path)
+        load_state(unwrap(net), state, path, model.architecture_flags)
         logger.info("loaded %s", path)
 
 
@@ -124,14 +124,14 @@ def newest_authors_checkpoint(folder: str) -> str | None:
     return found[-1] if found else None
 
 
-def load_authors_generators(gen_a: nn.Module, gen_b: nn.Module, path: str) -> None:
+def load_authors_generators(gen_a: nn.Module, gen_b: nn.Module, path: str, flags: Sequence[str] = ()) -> None:
     """Load the generators from an authors' file `gen_XXXXXXXX.pt` (theirs or `save_authors_checkpoint`'s); the
     instance norms' running statistics that torch 0.3 saved in their released files are dropped (`load_state`)."""
     state = read_checkpoint(path)
     if not isinstance(state, dict) or not {"a", "b"} <= state.keys():
         raise UserError(f"--checkpoint {path} is not a MUNIT/UNIT generator file (a dict with 'a' and 'b')")
     for domain, gen in (("a", gen_a), ("b", gen_b)):
-        load_state(unwrap(gen), state[domain], f"{path} ['{domain}']")
+        load_state(unwrap(gen), state[domain], f"{path} ['{domain}']", flags)
     logger.info("loaded %s", path)
 
 
@@ -143,13 +143,14 @@ def resume_from_authors(model, gen_path: str) -> int:
     if not match:
         raise UserError(f"--checkpoint {gen_path}: an authors' generator file is named gen_XXXXXXXX.pt (XXXXXXXX: "
                         f"its iterations)")
-    load_authors_generators(model.netgen_a, model.netgen_b, gen_path)
+    load_authors_generators(model.netgen_a, model.netgen_b, gen_path, model.architecture_flags)
     folder, iterations = os.path.dirname(gen_path), int(match.group(1))
     dis_path = authors_paths(folder, iterations)["dis"]
     if os.path.isfile(dis_path):
         state = read_checkpoint(dis_path)
         for domain in ("a", "b"):
-            load_state(unwrap(getattr(model, f"netdis_{domain}")), state[domain], f"{dis_path} ['{domain}']")
+            load_state(unwrap(getattr(model, f"netdis_{domain}")), state[domain], f"{dis_path} ['{domain}']",
+                       model.architecture_flags)
         logger.info("loaded %s", dis_path)
     else:
         logger.warning("no %s: the discriminators start afresh", dis_path)

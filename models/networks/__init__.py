@@ -50,7 +50,7 @@ class Net:
             return 1, 1                                        # 1x1 convs: any size
         if self.family in ("set_patch", "patch", "multi_patch"):
             return patch_min_size(self.depth or n_layers_D), 1
-        return 2 ** self.depth, 1                              # encoders: depth halvings, then a global average
+        return 2 ** self.depth, 1                              # encoders: depth halvings, then a pool
 
 
 GENERATORS: dict[str, Net] = {

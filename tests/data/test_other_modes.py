@@ -3,6 +3,7 @@ import os
 import numpy as np
 import pytest
 import torch
+from torchvision.transforms import CenterCrop
 
 from data.aligned_dataset import AlignedDataset
 from data.single_dataset import SingleDataset
@@ -42,6 +43,16 @@ def test_aligned_halves_share_crop_and_flip(tmp_path):
         assert item["A_paths"] == item["B_paths"] == str(tmp_path / "train" / "1.png")
         seen.add(item["A"].numpy().tobytes())
     assert len(seen) > 5
+
+
+def test_aligned_center_crop_is_torchvisions(tmp_path):
+    """BicycleGAN's --center_crop: the centre of the resized halves (20x16 -> 16x12), as torchvision's CenterCrop."""
+    _write_pairs(tmp_path / "train", 1)
+    item = AlignedDataset(make_opt(tmp_path, "aligned", center_crop=True, no_flip=True))[0]
+    whole = AlignedDataset(make_opt(tmp_path, "aligned", resize_or_crop="resize", fineSizeH=20, fineSizeW=16,
+                                    no_flip=True))[0]
+    assert torch.equal(item["A"], CenterCrop((16, 12))(whole["A"]))
+    assert torch.equal(item["B"], CenterCrop((16, 12))(whole["B"]))
 
 
 def test_aligned_btoa_swaps_halves_and_channels(tmp_path):

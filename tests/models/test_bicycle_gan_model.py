@@ -13,13 +13,13 @@ from PIL import Image
 
 import test as test_script
 import train as train_script
-from models import create_model
+from models import create_model, run_state
 from models.losses import MultiScaleGANLoss, kl_divergence_sum
 from models.networks import define_D, define_E, define_latent_G
 from options.test_options import TestOptions
 from options.train_options import TrainOptions
 from util.cli import run_cli
-from util.errors import OptionError
+from util.errors import OptionError, UserError
 from util.seed import seed_all
 
 FIXTURE = os.path.join(os.path.dirname(__file__), os.pardir, "fixtures", "bicyclegan")
@@ -138,6 +138,33 @@ def test_networks_take_other_sizes_than_the_authors():
     inputs_only = define_latent_G(3, 3, 4, 2, "unet_64", "none", "elu", True, "xavier", 0.02, "input", "basic")
     assert "model.model.0.weight" in inputs_only.state_dict()
     assert inputs_only.model.model[0].in_channels == 7                              # 3 image + 4 code channels
+
+
+@pytest.mark.parametrize("netE, first", [("resnet_128", "fc.0.weight"), ("conv_256", "conv.0.weight")])
+def test_encoders_list_their_keys_in_the_authors_order(netE, first):
+    """Their ResNet encoder registers fc, fcVar, then conv; their conv encoder conv first."""
+    keys = list(define_E(3, 4, 2, netE, "instance", "xavier", 0.02).state_dict())
+    heads = [k for k in keys if k.startswith(("fc.", "fcVar."))]
+    assert keys[0] == first and heads == ["fc.0.weight", "fc.0.bias", "fcVar.0.weight", "fcVar.0.bias"]
+
+
+def test_encoders_pool_as_the_authors_where_theirs_works():
+    """Their last step is nn.AvgPool2d(8): on a last map of 8 to 15 pixels a side, the top-left 8x8 window's
+    mean (a 192-pixel image to resnet_128); at other sizes, where theirs fails, the whole map's mean."""
+    E = define_E(3, 4, 2, "resnet_128", "instance", "xavier", 0.02).eval()
+    features = {}
+    E.conv[-2].register_forward_hook(lambda module, args, out: features.update(last=out))   # before the pool
+    for size in (128, 192, 256, 160):
+        x = torch.rand(2, 3, size, size) * 2 - 1
+        with torch.no_grad():
+            mu, logvar = E(x)
+        last = features["last"]
+        pooled = torch.nn.AvgPool2d(8)(last) if last.shape[-1] < 16 else last.mean((2, 3), keepdim=True)
+        assert pooled.shape[-2:] == (1, 1)
+        torch.testing.assert_close(mu, E.fc(pooled.flatten(1)), atol=1e-6, rtol=0)
+        torch.testing.assert_close(logvar, E.fcVar(pooled.flatten(1)), atol=1e-6, rtol=0)
+    assert features["last"].shape[-1] == 10          # 160: a window of the map, not its mean
+    assert not torch.allclose(features["last"][..., :8, :8].mean((2, 3)), features["last"].mean((2, 3)))
 
 
 def test_gan_loss_sums_scales_and_a_single_map_image_by_image():
@@ -311,3 +338,12 @@ def test_a_killed_run_resumes_exactly(pairs, tmp_path, monkeypatch):
     for net in ("G", "E", "D", "D2"):
         a, b = (torch.load(os.path.join(ck, "r", f"latest_net_{net}.pth"), weights_only=True) for ck in (whole, broken))
         assert all(torch.equal(a[k], b[k]) for k in a), net
+
+
+def test_a_checkpoint_that_does_not_fit_names_bicycle_gans_flags(pairs, tmp_path):
+    model = tiny_model(pairs, tmp_path)
+    run_state.save_networks(model, "latest")
+    other = tiny_model(pairs, tmp_path, "--nz", "4")
+    with pytest.raises(UserError, match=r"latest_net_G\.pth does not fit the network built from the flags "
+                                        r"\(check --netG/--ngf/--nz/--where_add/"):
+        run_state.load_networks(other, "latest")
