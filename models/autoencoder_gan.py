@@ -19,6 +19,8 @@ names, also of the checkpoint files: `{label}_net_gen_a.pth`, ...).
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import warnings
 from collections import OrderedDict
 
@@ -54,7 +56,8 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
 }
 # keys the authors' configs carry that change nothing here: unread by their code (recon_h_w), or display-only
 UNUSED_KEYS = ("recon_h_w", "display_size", "vgg_model_path")
-INIT_TYPES = {"kaiming": "kaiming", "xavier": "xavier", "orthogonal": "orthogonal", "gaussian": "normal"}
+INIT_TYPES = {"kaiming": "kaiming", "xavier": "xavier", "orthogonal": "orthogonal", "gaussian": "normal",
+              "default": "default"}
 DIS_NORMS = ("none", "in", "ln", "bn", "sn")     # sn: spectral normalisation of the convs, as theirs
 
 
@@ -97,11 +100,21 @@ def read_config(path: str) -> dict[str, object]:
     return flat
 
 
+def _config_value(path: str, key: str, value: object, action: argparse.Action) -> object:
+    """A config's value for `action`'s flag, checked as the flag would be (a value outside its choices is one line)."""
+    choices = INIT_TYPES if action.dest == "init_type" else action.choices
+    if choices is not None and value not in choices:
+        raise OptionError(f"--config {path}: {key} {value!r} is not one of {', '.join(map(str, choices))}")
+    return INIT_TYPES[value] if action.dest == "init_type" else value
+
+
 class AutoEncoderGANModel(BaseModel):
     """The shared part of MUNIT and UNIT; a subclass builds `gen_a`/`gen_b` (`netG`), and defines `gen_losses`,
     `translate` and its own flags."""
 
     netG = ""
+    architecture_flags = ("ngf", "n_downsample", "n_res", "gen_activ", "input_nc", "output_nc", "ndf", "n_layers_D",
+                          "num_scales", "dis_norm")
     cycle_losses: tuple[str, ...] = ()     # the loss names of the cycle L1, computed when recon_x_cyc_w > 0
 
     @staticmethod
@@ -110,6 +123,7 @@ class AutoEncoderGANModel(BaseModel):
         Resize(new_size): the shorter side to new_size, then a random crop in training, none at test time)."""
         parser.set_defaults(dataset_mode="unaligned", netD="ms_image", ngf=64, ndf=64, n_layers_D=4,
                             loadSizeH=256, loadSizeW=256, fineSizeH=256, fineSizeW=256, init_type="kaiming",
+                            init_gain=None,
                             resize_or_crop="shorter_side_and_crop" if is_train else "shorter_side")
         p = parser
         p.add_argument("--config", type=str, default=None,
@@ -175,7 +189,8 @@ class AutoEncoderGANModel(BaseModel):
         if not opt.config:
             return {}
         config = read_config(opt.config)
-        dests = {action.dest for action in parser._actions}
+        actions = {action.dest: action for action in parser._actions}
+        dests = actions.keys()
         keys = dict(CONFIG_KEYS)
         if "new_size" in config:     # the authors read new_size_a/b only without it
             keys.update({"new_size_a": (), "new_size_b": ()})
@@ -190,13 +205,14 @@ class AutoEncoderGANModel(BaseModel):
         if "data_root" not in config and 0 < len(missing) < 4:
             raise OptionError(f"--config {opt.config} has list files but not {', '.join(missing)} (a folder and a "
                               f"list file per domain)")
-        defaults: dict[str, object] = {}
+        # their get_scheduler: no lr_policy is a constant rate
+        defaults: dict[str, object] = {"lr_policy": "constant"} if "lr_policy" in dests else {}
         unknown = []
         for key, value in config.items():
             if key in keys:
                 for dest in keys[key]:
                     if dest in dests:
-                        defaults[dest] = INIT_TYPES.get(value, value) if dest == "init_type" else value
+                        defaults[dest] = _config_value(opt.config, key, value, actions[dest])
             elif key not in UNUSED_KEYS:
                 unknown.append(key)
         if unknown:
@@ -209,6 +225,8 @@ class AutoEncoderGANModel(BaseModel):
             raise OptionError(f"--model {opt.model} needs --dataset_mode unaligned, got {opt.dataset_mode}")
         if opt.netG != cls.netG or DISCRIMINATORS[opt.netD].family != "ms_image":
             raise OptionError(f"--model {opt.model} needs --netG {cls.netG} and --netD ms_image")
+        if opt.init_gain is None:    # the authors' weights_init: N(0, 0.02), gain sqrt(2) for xavier and orthogonal
+            opt.init_gain = math.sqrt(2) if opt.init_type in ("xavier", "orthogonal") else 0.02
         if opt.new_size_b is not None and opt.new_size_b < 1:
             raise OptionError(f"--new_size_b must be >= 1, got {opt.new_size_b}")
         for name in ("n_downsample", "n_res") + (("num_scales", "max_iter", "step_size") if opt.isTrain else
@@ -218,9 +236,9 @@ class AutoEncoderGANModel(BaseModel):
                 raise OptionError(f"--{name} must be >= {low}, got {getattr(opt, name)}")
         if not opt.isTrain:
             return
-        if opt.lr_policy != "step":
+        if opt.lr_policy not in ("step", "constant"):
             raise OptionError(f"--model {opt.model} schedules its learning rate per iteration: --lr_policy step "
-                              f"(with --step_size and --gamma), got {opt.lr_policy}")
+                              f"(with --step_size and --gamma) or constant, got {opt.lr_policy}")
         weights = sorted(name for name in vars(opt) if name.endswith("_w"))     # the loss weights, theirs included
         for name in weights + ["weight_decay", "snapshot_save_iter"]:
             if getattr(opt, name) < 0:
@@ -228,7 +246,10 @@ class AutoEncoderGANModel(BaseModel):
         if not 0 <= opt.beta2 < 1:
             raise OptionError(f"--beta2 must be in [0, 1), got {opt.beta2}")
         if opt.vgg_w > 0 and not opt.vgg_weights:
-            raise OptionError("--vgg_w > 0 needs --vgg_weights FILE (VGG-16 weights in torchvision's key layout)")
+            raise OptionError("--vgg_w > 0 needs --vgg_weights FILE (VGG-16 weights in torchvision's key layout, or "
+                              "the authors' vgg16.weight)")
+        if opt.vgg_w > 0 and not os.path.isfile(opt.vgg_weights):
+            raise OptionError(f"--vgg_weights {opt.vgg_weights}: no such file")
         check_size(opt, f"--netD {opt.netD}", DISCRIMINATORS[opt.netD])
         if opt.resize_or_crop == "shorter_side_and_crop" and opt.new_size_b is not None and max(
                 opt.fineSizeH, opt.fineSizeW) > opt.new_size_b:
@@ -267,14 +288,20 @@ class AutoEncoderGANModel(BaseModel):
     def tie(self, gen_a: nn.Module, gen_b: nn.Module) -> None:
         """Share layers between the two generators before they are placed (UNIT's --shared_layers)."""
 
+    @property
+    def decay(self) -> float:
+        """The learning rate's factor every --step_size iterations: --gamma, or 1 for --lr_policy constant."""
+        return 1.0 if self.opt.lr_policy == "constant" else self.opt.gamma
+
     def make_scheduler(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.StepLR:
         """The authors' schedule counts iterations: stepped in `optimize_parameters`, never per epoch."""
-        return torch.optim.lr_scheduler.StepLR(optimizer, self.opt.step_size, self.opt.gamma)
+        return torch.optim.lr_scheduler.StepLR(optimizer, self.opt.step_size, self.decay)
 
     def load_for_test(self, label: str) -> None:
         """--checkpoint: an authors' generator file; else checkpoint `label`'s files."""
         if self.opt.checkpoint:
-            run_state.load_authors_generators(self.netgen_a, self.netgen_b, self.opt.checkpoint)
+            run_state.load_authors_generators(self.netgen_a, self.netgen_b, self.opt.checkpoint,
+                                              self.architecture_flags)
         else:
             super().load_for_test(label)
 
@@ -291,7 +318,7 @@ class AutoEncoderGANModel(BaseModel):
         for scheduler in self.schedulers:
             scheduler.last_epoch = iterations
             for group in scheduler.optimizer.param_groups:
-                group["lr"] = group["initial_lr"] * self.opt.gamma ** (iterations // self.opt.step_size)
+                group["lr"] = group["initial_lr"] * self.decay ** (iterations // self.opt.step_size)
         logger.info("going on from iteration %d of the authors' checkpoint", iterations)
 
     @property

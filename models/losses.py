@@ -4,7 +4,6 @@ InstaGAN's return means, so a batch's loss is the mean of its samples' losses; t
 under --amp."""
 from __future__ import annotations
 
-import os
 
 import torch
 import torch.nn as nn
@@ -79,8 +78,8 @@ class VGGPerceptualLoss(nn.Module):
     norm without affine parameters. Inputs in [-1, 1] are prepared as the authors' Caffe VGG: BGR, 0-255, minus the
     BGR means (103.939, 116.779, 123.680), no std division.
 
-    `weights`: a file with a torchvision VGG-16 state dict (`features.N.*` keys; a classifier is ignored). The
-    network is frozen."""
+    `weights`: a file with a VGG-16 state dict, torchvision's (`features.N.*` keys; a classifier is ignored) or the
+    authors' `vgg16.weight` (`conv1_1.*` ... `conv5_3.*`). The network is frozen."""
 
     BGR_MEAN = (103.939, 116.779, 123.680)
 
@@ -90,18 +89,26 @@ class VGGPerceptualLoss(nn.Module):
 
         from util.checkpoint import read_checkpoint
 
-        if not os.path.isfile(weights):
-            raise UserError(f"--vgg_weights {weights}: no such file (a VGG-16 state dict in torchvision's layout)")
         state = read_checkpoint(weights, torch.device("cpu"))
         if not isinstance(state, dict):
             raise UserError(f"--vgg_weights {weights} is not a state dict")
-        state = {k[len("features."):] if k.startswith("features.") else k: v for k, v in state.items()
-                 if not k.startswith("classifier.")}
         features = vgg16(weights=None).features
+        # the authors' names of the 13 convs (blocks of 2, 2, 3, 3, 3) -> their indices in torchvision's features
+        convs = [i for i, layer in enumerate(features) if isinstance(layer, nn.Conv2d)]
+        names = [f"conv{block}_{n}" for block, size in enumerate((2, 2, 3, 3, 3), 1) for n in range(1, size + 1)]
+        index = dict(zip(names, convs))
+
+        def torchvision_key(key: str) -> str:
+            if key.startswith("features."):
+                return key[len("features."):]
+            layer, _, rest = key.partition(".")
+            return f"{index[layer]}.{rest}" if layer in index else key
+
+        state = {torchvision_key(k): v for k, v in state.items() if not k.startswith("classifier.")}
         try:
             features.load_state_dict(state)
         except RuntimeError as e:
-            raise UserError(f"--vgg_weights {weights} is not VGG-16 in torchvision's layout: "
+            raise UserError(f"--vgg_weights {weights} is not VGG-16 in torchvision's or the authors' layout: "
                             f"{one_line(e)}") from None
         self.features = nn.Sequential(*features[:23], *features[24:30]).eval()   # up to relu5_3, no 4th pooling
         self.features.requires_grad_(False)

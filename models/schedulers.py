@@ -16,6 +16,8 @@ def get_scheduler(optimizer: Optimizer, opt: argparse.Namespace) -> lr_scheduler
         return lr_scheduler.StepLR(optimizer, step_size=opt.lr_decay_iters, gamma=0.1)
     if opt.lr_policy == "plateau":
         return lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.2, threshold=0.01, patience=5)
+    if opt.lr_policy == "constant":
+        return lr_scheduler.LambdaLR(optimizer, lr_lambda=lambda epoch: 1.0)
     if opt.lr_policy == "cosine":
         return lr_scheduler.CosineAnnealingLR(optimizer, T_max=opt.niter, eta_min=0)
     raise ValueError(f"unknown learning rate policy '{opt.lr_policy}'")

@@ -85,7 +85,7 @@ def build_networks(config: dict, munit: bool) -> tuple[list[nn.Module], int]:
     if munit:
         display = int(value("display_size", 16))
         torch.randn(display, style_dim, 1, 1), torch.randn(display, style_dim, 1, 1)
-    init = INIT_TYPES.get(value("init", "kaiming"))      # None: PyTorch's initialisation ('default')
+    init = INIT_TYPES.get(value("init", "kaiming"))      # 'default': PyTorch's initialisation
     for net in gens + dises:
         if init:
             init_weights(net, init)

@@ -166,7 +166,9 @@ class BaseOptions:
                             "crop); shorter_side(_and_crop): the shorter side to loadSizeW, bilinearly, as MUNIT's "
                             "and UNIT's authors, (then crop); none: each side rounded to a multiple of 4")
         p.add_argument("--no_flip", action="store_true", help="do not flip images for augmentation")
-        p.add_argument("--init_type", type=str, default="normal", choices=["normal", "xavier", "kaiming", "orthogonal"])
+        p.add_argument("--init_type", type=str, default="normal",
+                       choices=["normal", "xavier", "kaiming", "orthogonal", "default"],
+                       help="weight initialisation (default: PyTorch's own, as MUNIT's and UNIT's 'default')")
         p.add_argument("--init_gain", type=float, default=0.02, help="scale for normal, xavier and orthogonal init")
         p.add_argument("--verbose", action="store_true", help="print network details and debug logs")
         p.add_argument("--suffix", type=str, default="",
@@ -216,7 +218,7 @@ class BaseOptions:
             raise OptionError(f"--seed must be in [0, 2**63), got {opt.seed}")
         if opt.load_iter < 0:
             raise OptionError(f"--load_iter must be >= 0, got {opt.load_iter}")
-        if opt.init_gain <= 0:
+        if opt.init_gain is not None and opt.init_gain <= 0:     # None: the model's rule (MUNIT/UNIT)
             raise OptionError(f"--init_gain must be > 0, got {opt.init_gain}")
         positive = ["batch_size", "loadSizeW", "loadSizeH", "fineSizeW", "fineSizeH", "input_nc", "output_nc",
                     "ngf", "ndf", "n_layers_D", "display_winsize"]

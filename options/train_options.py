@@ -60,9 +60,11 @@ class TrainOptions(BaseOptions):
                             "unless --display_id 0, and html unless --no_html)")
         p.add_argument("--log_interval_s", type=float, default=60,
                        help="when stderr is not a terminal (no progress bars): a progress line every this many seconds")
-        p.add_argument("--lr_policy", type=str, default="lambda", choices=["lambda", "linear", "step", "plateau", "cosine"],
+        p.add_argument("--lr_policy", type=str, default="lambda",
+                       choices=["lambda", "linear", "step", "plateau", "cosine", "constant"],
                        help="lambda (the InstaGAN reference's name) and linear (the current pix2pix/BicycleGAN name): "
-                            "--niter epochs at --lr, then --niter_decay epochs of linear decay to 0")
+                            "--niter epochs at --lr, then --niter_decay epochs of linear decay to 0; constant: --lr "
+                            "throughout (MUNIT's and UNIT's configs without lr_policy)")
         p.add_argument("--lr_decay_iters", type=int, default=50, help="epochs between decays (step policy)")
         p.add_argument("--time_limit", type=float, default=0,
                        help="stop after the iteration in which this many minutes of training (counted from the "

@@ -11,6 +11,10 @@ from torch.nn import init
 
 
 def init_weights(net: nn.Module, init_type: str = "normal", gain: float = 0.02) -> nn.Module:
+    """`init_type` normal, xavier, kaiming or orthogonal; default leaves PyTorch's initialisation."""
+    if init_type == "default":
+        return net
+
     def init_module(m: nn.Module) -> None:
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             if getattr(m, "weight", None) is None:   # wrapped by SpectralNorm

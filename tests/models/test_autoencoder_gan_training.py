@@ -18,8 +18,9 @@ import test as test_script
 import train as train_script
 from data import create_dataset
 from models import create_model
-from models.autoencoder_gan import AutoEncoderGANModel
+from models.autoencoder_gan import INIT_TYPES, AutoEncoderGANModel
 from models.losses import VGGPerceptualLoss
+from models.networks.init import init_weights
 from models.networks.spectral_norm import SpectralNorm
 from options.test_options import TestOptions
 from options.train_options import TrainOptions
@@ -216,6 +217,40 @@ def test_a_flag_wins_over_the_config_and_unknown_keys_warn_once(data, tmp_path, 
     assert (opt.ndf, opt.step_size, opt.style_dim, opt.fineSizeW) == (4, 7, 3, 32)      # the rest from the file
     warnings = [r.getMessage() for r in log_records if r.levelname == "WARNING"]
     assert len(warnings) == 1 and "foo" in warnings[0] and "gen.bar" in warnings[0] and path in warnings[0]
+
+
+@pytest.mark.filterwarnings("ignore:Detected call of")      # the schedules stepped without training steps
+def test_their_initialisations_and_constant_rate(data, tmp_path):
+    """Their weights_init: gain sqrt(2) for xavier and orthogonal, N(0, 0.02) for gaussian, PyTorch's own for
+    default; their get_scheduler: a config without lr_policy (or constant) keeps the rate."""
+    base = ["--dataroot", data, *MODEL["munit"], "--gpu_ids", "-1", "--display_id", "0"]
+    for init, gain in (("xavier", math.sqrt(2)), ("orthogonal", math.sqrt(2)), ("gaussian", 0.02),
+                       ("kaiming", 0.02)):
+        opt = TrainOptions().parse([*base, "--config", write_config(tmp_path, f"{init}.yaml", init=init)])
+        assert (opt.init_type, opt.init_gain) == (INIT_TYPES[init], gain)
+    assert TrainOptions().parse([*base, "--init_type", "xavier", "--init_gain", "0.5"]).init_gain == 0.5
+    default = TrainOptions().parse([*base, "--config", write_config(tmp_path, "default.yaml", init="default")])
+    assert default.init_type == "default"
+    net = torch.nn.Conv2d(2, 2, 3)
+    before = copy.deepcopy(net.state_dict())
+    init_weights(net, "default")
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    opt = TrainOptions().parse([*base, *TINY, "--config", write_config(tmp_path, drop=("lr_policy",))])
+    assert (opt.lr_policy, opt.step_size) == ("constant", 7)
+    model = create_model(opt)
+    model.setup()
+    for _ in range(15):
+        for scheduler in model.schedulers:
+            scheduler.step()
+    assert [group["lr"] for o in model.optimizers for group in o.param_groups] == [opt.lr] * 2
+
+
+@pytest.mark.parametrize("key, value", [("gen.pad_type", "bogus"), ("dis.norm", "group"), ("init", "he"),
+                                        ("lr_policy", "poly")])
+def test_a_config_value_outside_the_choices_is_one_line(data, tmp_path, key, value):
+    path = write_config(tmp_path, **{key: value})
+    with pytest.raises(OptionError, match=f"--config {path}: {key} '{value}' is not one of"):
+        TrainOptions().parse(["--dataroot", data, "--model", "munit", "--gpu_ids", "-1", "--config", path])
 
 
 @pytest.mark.parametrize("content", [None, "gen: [1, 2\n", "- just\n- a list\n"])
@@ -456,6 +491,25 @@ def test_vgg_loss_is_the_authors_computation(vgg_file):
     assert not any(p.requires_grad for p in loss.parameters())
 
 
+def test_vgg_loss_reads_the_authors_weight_file(vgg_file, tmp_path):
+    """Their vgg16.weight names the convs conv1_1 ... conv5_3 (torchvision's features 0, 2, 5, ..., 28)."""
+    names = ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3", "conv4_1", "conv4_2",
+             "conv4_3", "conv5_1", "conv5_2", "conv5_3"]
+    indices = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28]
+    state = torch.load(vgg_file, weights_only=True)
+    theirs = {f"{name}.{p}": state[f"features.{i}.{p}"] for name, i in zip(names, indices) for p in ("weight", "bias")}
+    torch.save(theirs, tmp_path / "vgg16.weight")
+    g = torch.Generator().manual_seed(2)
+    x, target = (torch.rand(1, 3, 32, 32, generator=g) * 2 - 1 for _ in range(2))
+    with torch.no_grad():
+        assert torch.equal(VGGPerceptualLoss(str(tmp_path / "vgg16.weight"))(x, target),
+                           VGGPerceptualLoss(vgg_file)(x, target))
+    del theirs["conv5_3.bias"]
+    torch.save(theirs, tmp_path / "cut.weight")
+    with pytest.raises(UserError, match="not VGG-16 in torchvision's or the authors' layout: .*28.bias"):
+        VGGPerceptualLoss(str(tmp_path / "cut.weight"))
+
+
 def test_training_with_vgg_adds_its_losses(data, tmp_path, vgg_file):
     ck = tmp_path / "ck"
     assert train_script.main(run_flags("unit", data, ck, "--max_iter", "1", "--print_freq", "1", "--vgg_w", "1",
@@ -482,8 +536,8 @@ def test_vgg_needs_its_weights_file(data, tmp_path, log_records):
     missing = str(tmp_path / "nowhere" / "vgg16.pth")
     assert run_cli(train_script.main, run_flags("munit", data, tmp_path / "ck", "--vgg_w", "1",
                                                 "--vgg_weights", missing)) == 2
-    assert missing in error_line(log_records)
-    with pytest.raises(UserError, match="no such file"):
+    assert missing in error_line(log_records) and not (tmp_path / "ck").exists()
+    with pytest.raises(UserError, match="cannot read checkpoint .*vgg16.pth"):
         VGGPerceptualLoss(missing)
 
 
