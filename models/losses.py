@@ -4,7 +4,6 @@ InstaGAN's return means, so a batch's loss is the mean of its samples' losses; t
 under --amp."""
 from __future__ import annotations
 
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
