@@ -231,7 +231,7 @@ class AutoEncoderGANModel(BaseModel):
             raise OptionError(f"--new_size_b must be >= 1, got {opt.new_size_b}")
         for name in ("n_downsample", "n_res") + (("num_scales", "max_iter", "step_size") if opt.isTrain else
                                                   ("num_style",)):
-            low = 0 if name == "n_res" else 1
+            low = 0 if name in ("n_downsample", "n_res") else 1
             if getattr(opt, name) < low:
                 raise OptionError(f"--{name} must be >= {low}, got {getattr(opt, name)}")
         if not opt.isTrain:

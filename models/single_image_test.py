@@ -25,6 +25,7 @@ from torchvision import transforms
 from torchvision.utils import save_image
 
 from data.image_folder import load_image
+from data.transforms import image_to_tensor
 from options.base_options import OptionParser
 from util.errors import OptionError
 from util.log import logger
@@ -88,9 +89,9 @@ def build_networks(config: dict, munit: bool) -> tuple[list[nn.Module], int]:
     init = INIT_TYPES.get(value("init", "kaiming"))      # 'default': PyTorch's initialisation
     for net in gens + dises:
         if init:
-            init_weights(net, init)
+            init_weights(net, init, batch_norms=False)
     for net in dises:
-        init_weights(net, "normal", 0.02)
+        init_weights(net, "normal", 0.02, batch_norms=False)
     return gens + dises, style_dim
 
 
@@ -109,12 +110,17 @@ def main(argv: Sequence[str]) -> int:
     for gen in (gen_a, gen_b):
         gen.to(device).eval()
     encoder, decoder = (gen_a, gen_b) if opt.a2b == 1 else (gen_b, gen_a)
+    source, target = ("a", "b") if opt.a2b == 1 else ("b", "a")
     new_size = config.get("new_size") or config.get("new_size_a" if opt.a2b == 1 else "new_size_b")
     if new_size is None:
         raise OptionError(f"--config {opt.config} has no new_size (nor new_size_a/new_size_b)")
-    prepare = transforms.Compose([transforms.Resize(int(new_size)), transforms.ToTensor(),
-                                  transforms.Normalize((0.5,) * 3, (0.5,) * 3)])
-    image = prepare(load_image(opt.input, "RGB")).unsqueeze(0).to(device)
+    resize = transforms.Resize(int(new_size))
+
+    def prepare(path: str, domain: str) -> torch.Tensor:
+        """Theirs (ToTensor, Normalize); a grey domain (input_dim 1), where theirs fails, takes our data's luma."""
+        return image_to_tensor(resize(load_image(path, "RGB")), int(config[f"input_dim_{domain}"]))[None].to(device)
+
+    image = prepare(opt.input, source)
     os.makedirs(opt.output_folder, exist_ok=True)
     ext = opt.format
     with torch.no_grad():
@@ -123,7 +129,7 @@ def main(argv: Sequence[str]) -> int:
             num_style = 1 if opt.style else opt.num_style
             styles = torch.randn(num_style, style_dim, 1, 1).to(device)      # after the encoding, as theirs
             if opt.style:
-                styles = decoder.encode(prepare(load_image(opt.style, "RGB")).unsqueeze(0).to(device))[1]
+                styles = decoder.encode(prepare(opt.style, target))[1]
             for j in range(num_style):
                 output = decoder.decode(content, styles[j:j + 1])
                 write(output, os.path.join(opt.output_folder, f"output{j:03d}.{ext}"))

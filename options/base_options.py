@@ -221,10 +221,13 @@ class BaseOptions:
         if opt.init_gain is not None and opt.init_gain <= 0:     # None: the model's rule (MUNIT/UNIT)
             raise OptionError(f"--init_gain must be > 0, got {opt.init_gain}")
         positive = ["batch_size", "loadSizeW", "loadSizeH", "fineSizeW", "fineSizeH", "input_nc", "output_nc",
-                    "ngf", "ndf", "n_layers_D", "display_winsize"]
+                    "ngf", "ndf", "display_winsize"]
         for name in positive:
             if getattr(opt, name) < 1:
                 raise OptionError(f"--{name} must be >= 1, got {getattr(opt, name)}")
+        least_layers = 0 if DISCRIMINATORS[opt.netD].family == "ms_image" else 1     # MUNIT's dis.n_layer may be 0
+        if opt.n_layers_D < least_layers:
+            raise OptionError(f"--n_layers_D must be >= {least_layers}, got {opt.n_layers_D}")
         if opt.n_blocks < 0:
             raise OptionError(f"--n_blocks must be >= 0, got {opt.n_blocks}")
         if opt.num_threads < 0:

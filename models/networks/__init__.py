@@ -188,7 +188,7 @@ def define_translator(netG: str, input_dim: int, dim: int, n_downsample: int, n_
         model = VAEGenerator(input_dim, dim, n_downsample, n_res, activ, pad_type)
     else:
         raise ValueError(f"'{netG}' is not a MUNIT or UNIT generator")
-    return init_weights(model, init_type, init_gain) if init_type else model
+    return init_weights(model, init_type, init_gain, batch_norms=False) if init_type else model
 
 
 def define_ms_image_D(input_dim: int, dim: int, n_layer: int, num_scales: int, norm: str, activ: str, pad_type: str,
@@ -196,4 +196,4 @@ def define_ms_image_D(input_dim: int, dim: int, n_layer: int, num_scales: int, n
     """MUNIT's and UNIT's multi-scale discriminator (`--netD ms_image`); norm in the authors' names (none, in, ln,
     bn, sn)."""
     model = MsImageDiscriminator(input_dim, dim, n_layer, num_scales, norm, activ, pad_type)
-    return init_weights(model, init_type, init_gain) if init_type else model
+    return init_weights(model, init_type, init_gain, batch_norms=False) if init_type else model

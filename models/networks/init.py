@@ -10,8 +10,10 @@ import torch.nn as nn
 from torch.nn import init
 
 
-def init_weights(net: nn.Module, init_type: str = "normal", gain: float = 0.02) -> nn.Module:
-    """`init_type` normal, xavier, kaiming or orthogonal; default leaves PyTorch's initialisation."""
+def init_weights(net: nn.Module, init_type: str = "normal", gain: float = 0.02, batch_norms: bool = True) -> nn.Module:
+    """`init_type` normal, xavier, kaiming or orthogonal; default leaves PyTorch's initialisation. `batch_norms`
+    False leaves the batch norms at PyTorch's (1, 0), as MUNIT's and UNIT's weights_init (it draws nothing for
+    them)."""
     if init_type == "default":
         return net
 
@@ -31,7 +33,7 @@ def init_weights(net: nn.Module, init_type: str = "normal", gain: float = 0.02) 
                 raise ValueError(f"unknown initialisation '{init_type}'")
             if m.bias is not None:
                 init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
+        elif isinstance(m, nn.BatchNorm2d) and batch_norms:
             init.normal_(m.weight, 1.0, gain)
             init.zeros_(m.bias)
 

@@ -9,8 +9,8 @@ vector u, **v from u first** (torch's parametrization does u from v first, and o
 u and v are constants (detached), W is not: the gradient of W includes the path through sigma. The stored v never
 affects a result (it is recomputed from u before it is read). u and v are buffers, not trained.
 
-Checkpoint keys are the reference's: the wrapper at index N holds the convolution as `N.module`, with
-`module.weight_bar` (W), `module.bias`, `module.weight_u` and `module.weight_v`.
+Checkpoint keys are the reference's (and MUNIT's), in its order: the wrapper at index N holds the convolution as
+`N.module`, with `module.bias`, `module.weight_u`, `module.weight_v` and `module.weight_bar` (W).
 
 **Per-instance sigmas.** The reference's set discriminator encodes the masks of a sample one call at a time, so
 mask j (counting its sample's non-empty masks) is divided by the sigma after j iterations of that discriminator
@@ -32,6 +32,12 @@ def _normalize(x: torch.Tensor) -> torch.Tensor:
     return x / (x.norm() + EPS)
 
 
+def _weight_bar_last(module: nn.Module, state: dict, prefix: str, local_metadata: dict) -> None:
+    """The reference's key order (its u and v are parameters registered before W): bias, weight_u, weight_v,
+    weight_bar."""
+    state[prefix + "weight_bar"] = state.pop(prefix + "weight_bar")
+
+
 class SpectralNorm(nn.Module):
     """Wraps a convolution: conv(x, W / sigma) + bias, sigma estimated by power iteration (module docstring)."""
 
@@ -42,6 +48,7 @@ class SpectralNorm(nn.Module):
         module.register_parameter("weight_bar", nn.Parameter(weight))
         module.register_buffer("weight_u", _normalize(weight.new_empty(weight.shape[0]).normal_()))
         module.register_buffer("weight_v", _normalize(weight.new_empty(weight[0].numel()).normal_()))
+        module.register_state_dict_post_hook(_weight_bar_last)
         self.module = module
 
     @torch.compiler.disable   # compiled, the stored u would be saved for backward and then moved by the next call

@@ -149,6 +149,19 @@ def test_run_resumes_exactly(data, tmp_path, model):
                 assert torch.equal(v, ob["state"][i][k]), (i, k)
 
 
+@pytest.mark.parametrize("model", ["munit", "unit"])
+def test_no_downsampling_and_no_middle_discriminator_layers_train(data, model):
+    """Their code builds gen.n_downsample 0 and dis.n_layer 0 (a 4x4 conv, then the 1x1 one): ours too."""
+    net = create_model(train_opt(model, data, "--n_downsample", "0", "--n_layers_D", "0"))
+    net.setup()
+    net.set_input(batch(1))
+    net.optimize_parameters()
+    assert all(math.isfinite(v) for v in net.get_current_losses().values())
+    assert net.fake_B.shape == (1, 3, 32, 32)
+    with pytest.raises(OptionError, match="--n_layers_D must be >= 1, got 0"):
+        TrainOptions().parse(["--dataroot", data, "--model", "cycle_gan", "--n_layers_D", "0"])
+
+
 # -- 3. --config FILE ------------------------------------------------------------------------------------------------
 CONFIG = {"image_save_iter": 100, "image_display_iter": 100, "display_size": 4, "snapshot_save_iter": 0,
           "log_iter": 1, "max_iter": 3, "batch_size": 2, "weight_decay": 0.001, "beta1": 0.4, "beta2": 0.99,

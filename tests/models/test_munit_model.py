@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 
 import test as test_script
@@ -105,6 +106,20 @@ def test_the_authors_random_styles_are_replayed():
     assert torch.equal(torch.randn(3, style_dim, 1, 1), ref["test_py_style_rand_seed10"])
 
 
+def test_batch_norm_discriminators_draw_nothing_before_the_styles():
+    """Their weights_init leaves batch norms alone (it initialises Conv* and Linear* only), so a config with
+    dis.norm bn draws the same numbers before the styles as one with none; the norms stay at (1, 0)."""
+    config = read_config(CONFIG)
+    styles = []
+    for norm in ("none", "bn"):
+        torch.manual_seed(10)
+        nets, style_dim = build_networks({**config, "dis.norm": norm}, munit=True)
+        styles.append(torch.randn(3, style_dim, 1, 1))
+    assert torch.equal(*styles)
+    norms = [m for m in nets[2].modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and all(torch.equal(m.weight, torch.ones_like(m.weight)) and not m.bias.any() for m in norms)
+
+
 def read(path: str) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB")).astype(int)
 
@@ -158,6 +173,30 @@ def test_single_image_errors_are_one_line(tmp_path, log_records):
     assert "nothing_00000300.pt" in log_records[-1].getMessage()
     assert run_cli(test_script.main, ["--config", CONFIG, "--input", "x.png", "--checkpoint", GEN,
                                       "--output_folder", str(tmp_path), "--num_style", "0"]) == 2
+
+
+@pytest.mark.parametrize("a2b", [1, 0])
+def test_single_image_route_reads_a_grey_domain_as_our_data(tmp_path, a2b):
+    """input_dim_a 1 (where their test.py fails: it feeds RGB): the input's luma, as our data reads it."""
+    config = {**read_config(CONFIG), "input_dim_a": 1}
+    (tmp_path / "grey.yaml").write_text(yaml.safe_dump(config))
+    (gen_a, gen_b, _, _), _ = build_networks(config, munit=True)
+    torch.save({"a": gen_a.state_dict(), "b": gen_b.state_dict()}, tmp_path / "gen_00000001.pt")
+    picture = os.path.join(FIXTURE, "data", "testA", "000.png")
+    out = tmp_path / "out"
+    assert run_cli(test_script.main, ["--config", str(tmp_path / "grey.yaml"), "--checkpoint",
+                                      str(tmp_path / "gen_00000001.pt"), "--input", picture, "--output_folder",
+                                      str(out), "--a2b", str(a2b), "--num_style", "1"]) == 0
+    rgb = torch.from_numpy(np.array(Image.open(picture).convert("RGB"))).permute(2, 0, 1).float() / 127.5 - 1
+    x = (rgb * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0, keepdim=True)[None] if a2b else rgb[None]
+    encoder, decoder = (gen_a, gen_b) if a2b else (gen_b, gen_a)
+    with torch.no_grad():
+        torch.manual_seed(10)
+        build_networks(config, munit=True)          # the draws before the style, as the route makes them
+        expected = decoder.eval().decode(encoder.eval().encode(x)[0], torch.randn(1, 8, 1, 1))[0]
+    expected = ((expected - expected.min()) / (expected.max() - expected.min())).expand(3, -1, -1)
+    written = torch.from_numpy(np.array(Image.open(out / "output000.png").convert("RGB"))).permute(2, 0, 1)
+    assert (written.float() / 255 - expected).abs().max() <= 0.5 / 255 + 1e-6
 
 
 def our_test(tmp_path, name: str, *extra: str) -> str:
