@@ -13,6 +13,7 @@ import torch
 from util import distributed
 from util.errors import OptionError
 from util.image_pool import ImagePool
+from util.log import logger
 from . import register_model
 from .base_model import BaseModel
 from .losses import ContextPreservingLoss, GANLoss, SetL1Loss
@@ -50,6 +51,11 @@ class InstaGANModel(BaseModel):
             raise OptionError(f"--ins_per must be >= 1, got {opt.ins_per}")
         if opt.ins_per > opt.ins_max:
             raise OptionError(f"--ins_per ({opt.ins_per}) must not exceed --ins_max ({opt.ins_max})")
+        if opt.ins_max % opt.ins_per:
+            logger.warning("--ins_max %d is not a multiple of --ins_per %d: as the reference, %d steps translate the "
+                           "%d largest masks and the last %d are left as they are", opt.ins_max, opt.ins_per,
+                           opt.ins_max // opt.ins_per, opt.ins_max - opt.ins_max % opt.ins_per,
+                           opt.ins_max % opt.ins_per)
         if opt.netG != "set" or opt.netD != "set":
             raise OptionError("--model insta_gan needs --netG set and --netD set")
         if opt.dataset_mode != "unaligned_seg":

@@ -15,7 +15,6 @@ per sample, so the outputs are those of two calls, for less time per sample.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -25,8 +24,9 @@ from .masks import merge_masks, nonempty
 
 
 def num_steps(ins_max: int, ins_per: int) -> int:
-    """Number of sequential steps; a last, smaller subset takes the remainder when ins_per does not divide ins_max."""
-    return math.ceil(ins_max / ins_per)
+    """Number of sequential steps, the reference's ins_max // ins_per: when ins_per does not divide ins_max, the
+    last ins_max % ins_per slots are never translated (their masks still count for the real images)."""
+    return ins_max // ins_per
 
 
 @dataclass
@@ -85,11 +85,12 @@ class SetTranslation:
         repeat. Reproduced so that its results are reproduced; only this visual is affected.
         """
         k, per = self.real_segs.shape[1], self.ins_per
+        steps = num_steps(k, per)
         n_masks = nonempty(self.real_segs).sum(1)                      # non-empty slots come first
-        active = (n_masks + per - 1) // per                            # steps in which each sample had masks
+        active = ((n_masks + per - 1) // per).clamp(max=steps)         # steps in which each sample had masks
         slot_step = torch.arange(k, device=n_masks.device) // per      # (K,) step of each slot
         last = slot_step[None] == (active - 1)[:, None]                # (B, K) slots of the last active step
-        repeats = (num_steps(k, per) - active + 1)[:, None]
+        repeats = (steps - active + 1)[:, None]
         return merge_masks(self.rec_segs, torch.where(last, repeats, torch.ones_like(repeats)))
 
     def commit(self, step: Step | None, m: int) -> None:

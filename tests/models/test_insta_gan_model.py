@@ -27,8 +27,20 @@ def batch(opt, n):
     return next(iter(create_dataloader(opt)))
 
 
-def test_num_steps_covers_every_slot():
-    assert num_steps(4, 2) == 2 and num_steps(6, 2) == 3 and num_steps(5, 2) == 3 and num_steps(1, 1) == 1
+def test_num_steps_are_the_references_and_a_remainder_is_not_translated(tiny_data, tmp_path, log_records):
+    """The reference's ins_max // ins_per steps: with --ins_max 3 --ins_per 2 one step, so the translations are those
+    of --ins_max 2 (the largest masks come first), while the real mask sets keep their third mask."""
+    assert num_steps(4, 2) == 2 and num_steps(6, 2) == 3 and num_steps(5, 2) == 2 and num_steps(1, 1) == 1
+    visuals = {}
+    for ins_max in ("3", "2"):
+        opt, model = make(tiny_data, tmp_path, train=False, extra=["--ins_max", ins_max, "--ins_per", "2"])
+        model.set_input(batch(opt, 2))          # A images with 1 and 3 instances
+        model.test()
+        visuals[ins_max] = model.get_current_visuals()
+    assert any("the last 1 are left as they are" in r.getMessage() for r in log_records)
+    for name in ("fake_B_img", "rec_A_img", "fake_B_seg", "rec_A_seg"):
+        assert torch.equal(visuals["3"][name], visuals["2"][name]), name
+    assert not torch.equal(visuals["3"]["real_A_seg"], visuals["2"]["real_A_seg"])
 
 
 def test_inference_batch_of_n_equals_n_batches_of_one(tiny_data, tmp_path):
