@@ -96,3 +96,22 @@ def test_one_iteration_takes_the_reference_steps(tmp_path, n):
             off += int(((final[key] - start) - want).abs().gt(LR / 2).sum())
             total += start.numel()
         assert off <= (0.03 if two_steps else 0.01) * total, (net, off, total)
+
+
+def test_the_seeded_networks_are_the_references_initial_weights(tmp_path):
+    """The fixture's init/ is the reference's model built right after seeding torch with 20251202: ours, built
+    after the same seed, draws the same numbers in the same order (G's init, D's convs and spectral-norm vectors)."""
+    from models import create_model
+    from options.train_options import TrainOptions
+
+    data = tmp_path / "data"
+    for domain in "AB":
+        (data / f"train{domain}").mkdir(parents=True)
+    opt = TrainOptions().parse(flags(str(data), str(tmp_path / "ck"), "init"))
+    torch.manual_seed(20251202)
+    model = create_model(opt)
+    for name, net in model.networks().items():
+        reference = torch.load(os.path.join(FIXTURE, "init", f"0_net_{name}.pth"), weights_only=True)
+        ours = net.state_dict()
+        assert list(ours) == list(reference), name
+        assert all(torch.equal(ours[k], reference[k]) for k in reference), name

@@ -137,8 +137,16 @@ def paste(generated: torch.Tensor, img: torch.Tensor, segs: torch.Tensor, segs_o
 def patch_layers(input_nc: int, ndf: int, n_layers: int, norm_layer: NormLayer, use_sn: bool = False,
                  bias: bool | None = None) -> tuple[list[nn.Module], list[nn.Module]]:
     """PatchGAN (70x70 for n_layers=3) split as in the paper: the strided convs extract features, the last two
-    (stride 1) classify. Returns (feature layers, classifier layers); the classifier expects the feature width.
-    The convs before a norm layer have a bias unless it is a batch norm (`bias` given: as it says)."""
+    (stride 1) classify. Returns (feature layers, classifier layers), built in that order; the classifier expects
+    the feature width. The convs before a norm layer have a bias unless it is a batch norm (`bias` given: as it
+    says)."""
+    features = patch_features(input_nc, ndf, n_layers, norm_layer, use_sn, bias)
+    return features, patch_classifier(ndf, n_layers, norm_layer, use_sn, bias)
+
+
+def patch_features(input_nc: int, ndf: int, n_layers: int, norm_layer: NormLayer, use_sn: bool = False,
+                   bias: bool | None = None) -> list[nn.Module]:
+    """The strided convs of `patch_layers`: (B, input_nc, H, W) -> (B, ndf * min(2^(n_layers-1), 8), H', W')."""
     bias = uses_bias(norm_layer) if bias is None else bias
     sn = SpectralNorm if use_sn else (lambda m: m)
     features: list[nn.Module] = [sn(nn.Conv2d(input_nc, ndf, 4, stride=2, padding=1)), nn.LeakyReLU(0.2, True)]
@@ -147,11 +155,17 @@ def patch_layers(input_nc: int, ndf: int, n_layers: int, norm_layer: NormLayer, 
         prev, mult = mult, min(2 ** n, 8)
         features += [sn(nn.Conv2d(ndf * prev, ndf * mult, 4, stride=2, padding=1, bias=bias)), norm_layer(ndf * mult),
                      nn.LeakyReLU(0.2, True)]
-    prev, mult = mult, min(2 ** n_layers, 8)
-    classifier: list[nn.Module] = [sn(nn.Conv2d(ndf * prev, ndf * mult, 4, stride=1, padding=1, bias=bias)),
-                                   norm_layer(ndf * mult), nn.LeakyReLU(0.2, True),
-                                   sn(nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1))]
-    return features, classifier
+    return features
+
+
+def patch_classifier(ndf: int, n_layers: int, norm_layer: NormLayer, use_sn: bool = False,
+                     bias: bool | None = None) -> list[nn.Module]:
+    """The two stride-1 convs of `patch_layers`, from the features of `patch_features(..., ndf, n_layers)`."""
+    bias = uses_bias(norm_layer) if bias is None else bias
+    sn = SpectralNorm if use_sn else (lambda m: m)
+    prev, mult = min(2 ** (n_layers - 1), 8), min(2 ** n_layers, 8)
+    return [sn(nn.Conv2d(ndf * prev, ndf * mult, 4, stride=1, padding=1, bias=bias)), norm_layer(ndf * mult),
+            nn.LeakyReLU(0.2, True), sn(nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1))]
 
 
 def patch_min_size(n_layers: int) -> int:

@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 
 from models.masks import nonempty
-from .blocks import NormLayer, encode_set, patch_layers
+from .blocks import NormLayer, encode_set, patch_classifier, patch_features
 from .spectral_norm import forward_ranked
 
 
@@ -28,9 +28,11 @@ class NLayerSetDiscriminator(nn.Module):
     def __init__(self, input_nc: int, ndf: int = 64, n_layers: int = 3, norm_layer: NormLayer = nn.InstanceNorm2d):
         super().__init__()
         self.input_nc = input_nc
-        self.feature_img = nn.Sequential(*patch_layers(input_nc, ndf, n_layers, norm_layer, use_sn=True)[0])
-        self.feature_seg = nn.Sequential(*patch_layers(1, ndf, n_layers, norm_layer, use_sn=True)[0])
-        self.classifier = nn.Sequential(*patch_layers(input_nc, 2 * ndf, n_layers, norm_layer, use_sn=True)[1])
+        # built in the reference's order, nothing more (the same random draws); its classifier's first conv has a
+        # bias whatever the norm
+        self.feature_img = nn.Sequential(*patch_features(input_nc, ndf, n_layers, norm_layer, use_sn=True))
+        self.feature_seg = nn.Sequential(*patch_features(1, ndf, n_layers, norm_layer, use_sn=True))
+        self.classifier = nn.Sequential(*patch_classifier(2 * ndf, n_layers, norm_layer, use_sn=True, bias=True))
 
     def forward(self, img: torch.Tensor, segs: torch.Tensor, advance: int = 0) -> torch.Tensor:
         """img (B, C, H, W), segs (B, K, H, W) -> logits (B, 1, h, w).

@@ -160,6 +160,14 @@ def test_discriminator_depth_follows_n_layers_D(n_layers):
     assert out.shape == (2, 1, side - 2, side - 2)
 
 
+def test_batch_norm_discriminator_keeps_the_references_classifier_bias():
+    """The reference's set discriminator drops the biases before batch norms in its feature extractors, not in its
+    classifier's first conv."""
+    keys = define_D(3, 4, "set", norm="batch").state_dict().keys()
+    assert "classifier.0.module.bias" in keys
+    assert "feature_img.2.module.bias" not in keys and "feature_seg.2.module.bias" not in keys
+
+
 def test_generator_keys_equal_the_reference():
     with open(os.path.join(FIXTURE, "..", "set_generator_state_dict_ngf16.txt")) as f:
         expected = [line.strip() for line in f.read().splitlines()[1:] if line.strip()]
