@@ -56,6 +56,12 @@ class InstaGANModel(BaseModel):
                            "%d largest masks and the last %d are left as they are", opt.ins_max, opt.ins_per,
                            opt.ins_max // opt.ins_per, opt.ins_max - opt.ins_max % opt.ins_per,
                            opt.ins_max % opt.ins_per)
+        if opt.input_nc != opt.output_nc:
+            raise OptionError(f"--model insta_gan translates each step's output again: --input_nc and --output_nc "
+                              f"must be equal, got {opt.input_nc} and {opt.output_nc}")
+        if opt.norm == "batch":
+            logger.warning("--norm batch: the reference normalises each mask in a call of its own, here the masks "
+                           "of a step share the batch statistics (training, and test.py without --eval, differ)")
         if opt.netG != "set" or opt.netD != "set":
             raise OptionError("--model insta_gan needs --netG set and --netD set")
         if opt.dataset_mode != "unaligned_seg":

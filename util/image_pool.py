@@ -18,7 +18,8 @@ class ImagePool:
 
     def query(self, images: torch.Tensor) -> torch.Tensor:
         """Return a batch like `images` (N, ...): each entry is the new image or, once the pool is full,
-        with probability 1/2 a stored one that the new image then replaces."""
+        with probability 1/2 a stored one that the new image then replaces (a uniform draw above 0.5, as the
+        references, so that the same `random` state makes the same choices)."""
         if self.pool_size == 0:
             return images
         out = []
@@ -26,7 +27,7 @@ class ImagePool:
             if len(self.images) < self.pool_size:
                 self.images.append(image.clone())
                 out.append(image)
-            elif random.random() < 0.5:
+            elif random.uniform(0, 1) > 0.5:      # the references' draw and test (the same Python random stream)
                 i = random.randint(0, self.pool_size - 1)
                 out.append(self.images[i])
                 self.images[i] = image.clone()

@@ -161,6 +161,7 @@ def test_identity_folded_into_the_cycle_call_equals_separate_calls(tiny_data, tm
     (["--model", "nope"], "invalid choice: 'nope'"),
     (["--dataset_mode", "nope"], "invalid choice: 'nope'"),
     (["--netG", "basic"], "needs --netG set"),
+    (["--input_nc", "1"], "--input_nc and --output_nc must be equal, got 1 and 3"),
 ])
 def test_invalid_options_fail_at_parse_time(tiny_data, bad, message):
     from util.errors import OptionError

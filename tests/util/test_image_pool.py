@@ -61,3 +61,13 @@ def test_state_dict_round_trip(tmp_path):
     assert torch.equal(a, b)
     with pytest.raises(ValueError, match="pool_size"):
         ImagePool(1).load_state_dict(pool.state_dict())
+
+
+def test_a_draw_above_one_half_takes_a_stored_image_as_the_references():
+    pool = ImagePool(1)
+    stored, new = torch.zeros(1, 2), torch.ones(1, 2)
+    pool.query(stored)
+    random.seed(0)
+    assert random.uniform(0, 1) > 0.5      # the first draw after seed 0 (0.84)
+    random.seed(0)
+    assert torch.equal(pool.query(new), stored) and torch.equal(pool.images[0], new[0])
