@@ -79,7 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if opt.eval:
         model.eval()
     epoch = load_label(opt)
-    web_dir = os.path.join(opt.results_dir, model.results_subdir(epoch))
+    # pytorch-CycleGAN-and-pix2pix's folder: {phase}_{epoch}, with _iter{N} for --load_iter N
+    web_dir = os.path.join(opt.results_dir, model.results_subdir(opt.epoch)) + (
+        f"_iter{opt.load_iter}" if opt.load_iter > 0 else "")
     wandb_run = start_wandb(opt, options.format_options(opt)) if opt.use_wandb else None
     # Results are written aside and moved into place at the end: a failing run leaves earlier results intact.
     with closing(wandb_run) if wandb_run else nullcontext(), written_aside(web_dir) as work_dir:

@@ -1,5 +1,6 @@
 """train.py and test.py end to end on a tiny generated data set, and their handling of user mistakes."""
 import os
+import shutil
 import subprocess
 import sys
 
@@ -137,6 +138,16 @@ def test_bad_data_one_line_error_and_nothing_lost(tiny_data, tiny_checkpoints, t
     assert page.read_text() == "earlier results"
     assert (page.parent / "images" / "0000_fake_B_img.png").read_text() == "earlier image"
     assert os.listdir(res / "tiny") == ["test_latest"]       # no partial results left behind
+
+
+def test_load_iter_results_go_to_pix2pixs_folder(tiny_data, tiny_checkpoints, tmp_path):
+    run = os.path.join(tiny_checkpoints, "tiny")
+    for net in ("G_A", "G_B"):
+        shutil.copy(os.path.join(run, f"latest_net_{net}.pth"), os.path.join(run, f"iter_7_net_{net}.pth"))
+    res = tmp_path / "res"
+    assert test_script.main(["--dataroot", tiny_data, "--name", "tiny", "--checkpoints_dir", tiny_checkpoints,
+                             "--results_dir", str(res), "--load_iter", "7", *TINY]) == 0
+    assert os.listdir(res / "tiny") == ["test_latest_iter7"]
 
 
 def test_missing_dataroot_and_bad_option(tmp_path):
