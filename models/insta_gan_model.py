@@ -53,7 +53,7 @@ class InstaGANModel(BaseModel):
             raise OptionError(f"--ins_per ({opt.ins_per}) must not exceed --ins_max ({opt.ins_max})")
         if opt.ins_max % opt.ins_per:
             logger.warning("--ins_max %d is not a multiple of --ins_per %d: as the reference, %d steps translate the "
-                           "%d largest masks and the last %d are left as they are", opt.ins_max, opt.ins_per,
+                           "first %d masks and the last %d are left as they are", opt.ins_max, opt.ins_per,
                            opt.ins_max // opt.ins_per, opt.ins_max - opt.ins_max % opt.ins_per,
                            opt.ins_max % opt.ins_per)
         if opt.input_nc != opt.output_nc:
