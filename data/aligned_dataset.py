@@ -6,7 +6,7 @@ import argparse
 from data import register_dataset
 from data.base_dataset import BaseDataset
 from data.image_folder import list_images, load_image
-from data.transforms import apply, draw_params, image_to_tensor
+from data.transforms import apply, draw_params, image_to_tensor, with_channels
 
 
 @register_dataset("aligned")
@@ -28,6 +28,6 @@ class AlignedDataset(BaseDataset):
         if self.opt.direction == "BtoA":
             left, right = right, left
         params = draw_params(self.opt, left.size, path)
-        A = image_to_tensor(apply(left, params), self.opt.input_nc)
-        B = image_to_tensor(apply(right, params), self.opt.output_nc)
+        A = image_to_tensor(apply(with_channels(left, self.opt.input_nc), params))
+        B = image_to_tensor(apply(with_channels(right, self.opt.output_nc), params))
         return {"A": A, "B": B, "A_paths": path, "B_paths": path}

@@ -8,7 +8,7 @@ import torch
 import torch.utils.data
 
 from data.image_folder import load_image, require_dir
-from data.transforms import apply, draw_params, image_to_tensor
+from data.transforms import apply, draw_params, image_to_tensor, with_channels
 from util.errors import OptionError
 
 
@@ -51,4 +51,4 @@ class BaseDataset(torch.utils.data.Dataset):
 def load_picture(opt: argparse.Namespace, path: str, nc: int) -> torch.Tensor:
     """Read, augment and normalise one picture on its own (no masks to keep in step): (nc, H, W)."""
     img = load_image(path, "RGB")
-    return image_to_tensor(apply(img, draw_params(opt, img.size, path)), nc)
+    return image_to_tensor(apply(with_channels(img, nc), draw_params(opt, img.size, path)))

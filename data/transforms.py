@@ -106,9 +106,13 @@ def normalise(pixels: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(pixels)).float().div(255).sub(0.5).div(0.5)
 
 
-def image_to_tensor(img: Image.Image, nc: int) -> torch.Tensor:
-    """An RGB picture as a (nc, H, W) tensor; nc == 1 takes the reference's luma after normalising."""
-    t = normalise(np.asarray(img)).permute(2, 0, 1).contiguous()
-    if nc == 1:
-        t = (t[0] * 0.299 + t[1] * 0.587 + t[2] * 0.114).unsqueeze(0)
-    return t
+def with_channels(img: Image.Image, nc: int) -> Image.Image:
+    """An RGB picture for a network that takes `nc` channels: for 1, PIL's grey ('L', integer luma), taken before
+    any resize, crop or flip, as torchvision's Grayscale(1) first in pytorch-CycleGAN-and-pix2pix's transforms."""
+    return img.convert("L") if nc == 1 else img
+
+
+def image_to_tensor(img: Image.Image) -> torch.Tensor:
+    """An RGB or grey ('L') picture as a (3 or 1, H, W) tensor in [-1, 1]."""
+    t = normalise(np.asarray(img))
+    return t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1).contiguous()

@@ -25,7 +25,7 @@ from torchvision import transforms
 from torchvision.utils import save_image
 
 from data.image_folder import load_image
-from data.transforms import image_to_tensor
+from data.transforms import image_to_tensor, with_channels
 from options.base_options import OptionParser
 from util.errors import OptionError
 from util.log import logger
@@ -117,8 +117,9 @@ def main(argv: Sequence[str]) -> int:
     resize = transforms.Resize(int(new_size))
 
     def prepare(path: str, domain: str) -> torch.Tensor:
-        """Theirs (ToTensor, Normalize); a grey domain (input_dim 1), where theirs fails, takes our data's luma."""
-        return image_to_tensor(resize(load_image(path, "RGB")), int(config[f"input_dim_{domain}"]))[None].to(device)
+        """Theirs (ToTensor, Normalize); a grey domain (input_dim 1), where theirs fails, as our data reads it."""
+        grey_or_rgb = with_channels(load_image(path, "RGB"), int(config[f"input_dim_{domain}"]))
+        return image_to_tensor(resize(grey_or_rgb))[None].to(device)
 
     image = prepare(opt.input, source)
     os.makedirs(opt.output_folder, exist_ok=True)

@@ -48,7 +48,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from data import create_dataloader
 from data.image_folder import list_images, load_image, require_dir
-from data.transforms import image_to_tensor
+from data.transforms import image_to_tensor, with_channels
 from datasets.common import require_folder_path
 from models import create_model
 from options.test_options import TestOptions
@@ -172,8 +172,8 @@ class Pix2PixMasks:
     def __call__(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """One (N, H, W) bool array of instance masks per (H, W, 3) uint8 picture, largest first."""
         size = (self.opt.fineSizeW, self.opt.fineSizeH)
-        batch = torch.stack([image_to_tensor(Image.fromarray(img).resize(size, Image.Resampling.BICUBIC),
-                                             self.opt.input_nc) for img in images])
+        batch = torch.stack([image_to_tensor(with_channels(Image.fromarray(img), self.opt.input_nc).resize(
+            size, Image.Resampling.BICUBIC)) for img in images])
         self.model.set_input({"A": batch, "A_paths": [""] * len(images)})
         self.model.test()
         return [predicted_masks(prediction, (img.shape[1], img.shape[0]), self.threshold, self.min_area)

@@ -4,6 +4,7 @@ import torch
 import torchvision
 from PIL import Image
 
+from data.base_dataset import load_picture
 from data.transforms import apply, draw_params, image_to_tensor, normalise
 from models.networks import GENERATORS, check_size
 from tests.data.helpers import make_opt, random_rgb
@@ -44,15 +45,21 @@ def test_crop_larger_than_image_names_file(tmp_path):
         draw_params(_opt(tmp_path, resize_or_crop="crop"), (10, 8), "small.png")
 
 
-def test_normalise_and_grey():
+def test_normalise_and_grey(tmp_path):
+    """Grey is PIL's 'L' taken before the resize, then normalised: torchvision's Grayscale(1), Resize, ToTensor
+    and Normalize((0.5,), (0.5,)), as pytorch-CycleGAN-and-pix2pix's transforms, to the bit."""
     assert normalise(np.array([0, 255], np.uint8)).tolist() == [-1.0, 1.0]
     assert normalise(np.zeros(1, np.uint8)).dtype == torch.float32
-    pixels = random_rgb(3, 4)
-    rgb = image_to_tensor(Image.fromarray(pixels), 3)
-    grey = image_to_tensor(Image.fromarray(pixels), 1)
-    assert rgb.shape == (3, 3, 4) and grey.shape == (1, 3, 4)
-    torch.testing.assert_close(grey[0], rgb[0] * 0.299 + rgb[1] * 0.587 + rgb[2] * 0.114, rtol=0, atol=0)
+    pixels = random_rgb(12, 16)
+    rgb = image_to_tensor(Image.fromarray(pixels))
     torch.testing.assert_close(rgb, torch.from_numpy(pixels).permute(2, 0, 1).float() / 127.5 - 1)
+    path = str(tmp_path / "x.png")
+    Image.fromarray(pixels).save(path)
+    opt = _opt(tmp_path, resize_or_crop="resize", fineSizeH=6, fineSizeW=10, no_flip=True)
+    T = torchvision.transforms
+    theirs = T.Compose([T.Grayscale(1), T.Resize((6, 10), T.InterpolationMode.BICUBIC), T.ToTensor(),
+                        T.Normalize((0.5,), (0.5,))])(Image.open(path).convert("RGB"))
+    assert theirs.shape == (1, 6, 10) and torch.equal(load_picture(opt, path, 1), theirs)
 
 
 # --- pytorch-CycleGAN-and-pix2pix's scale_width(_and_crop) and none (make_opt: --loadSizeW 16, --fineSizeH/W 16x12) --

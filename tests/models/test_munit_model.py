@@ -177,7 +177,7 @@ def test_single_image_errors_are_one_line(tmp_path, log_records):
 
 @pytest.mark.parametrize("a2b", [1, 0])
 def test_single_image_route_reads_a_grey_domain_as_our_data(tmp_path, a2b):
-    """input_dim_a 1 (where their test.py fails: it feeds RGB): the input's luma, as our data reads it."""
+    """input_dim_a 1 (where their test.py fails: it feeds RGB): the input in grey, as our data reads it."""
     config = {**read_config(CONFIG), "input_dim_a": 1}
     (tmp_path / "grey.yaml").write_text(yaml.safe_dump(config))
     (gen_a, gen_b, _, _), _ = build_networks(config, munit=True)
@@ -187,8 +187,9 @@ def test_single_image_route_reads_a_grey_domain_as_our_data(tmp_path, a2b):
     assert run_cli(test_script.main, ["--config", str(tmp_path / "grey.yaml"), "--checkpoint",
                                       str(tmp_path / "gen_00000001.pt"), "--input", picture, "--output_folder",
                                       str(out), "--a2b", str(a2b), "--num_style", "1"]) == 0
-    rgb = torch.from_numpy(np.array(Image.open(picture).convert("RGB"))).permute(2, 0, 1).float() / 127.5 - 1
-    x = (rgb * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0, keepdim=True)[None] if a2b else rgb[None]
+    pixels = np.array(Image.open(picture).convert("L" if a2b else "RGB"))          # 64x64: new_size resizes nothing
+    x = torch.from_numpy(pixels).float().div(255).sub(0.5).div(0.5)
+    x = x[None, None] if a2b else x.permute(2, 0, 1)[None]
     encoder, decoder = (gen_a, gen_b) if a2b else (gen_b, gen_a)
     with torch.no_grad():
         torch.manual_seed(10)
