@@ -3,11 +3,13 @@
 The reference kept masks in step with their image by reseeding Python's `random` before each
 torchvision transform; current torchvision draws from torch's generator instead, so the masks drift.
 Here the crop offset and flip are drawn once per item (from torch's generator, in torchvision's order:
-top, left, flip) and applied with plain PIL calls, which give the reference's pixels bit for bit.
+top, left, flip; for paired data from Python's, as pix2pix's get_params) and applied with plain PIL calls, which
+give the reference's pixels bit for bit.
 """
 from __future__ import annotations
 
 import argparse
+import random
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,12 +64,17 @@ def resized_size(opt: argparse.Namespace, size: tuple[int, int]) -> tuple[int, i
     return w, h
 
 
-def draw_params(opt: argparse.Namespace, size: tuple[int, int], path: str) -> JointParams:
+def draw_params(opt: argparse.Namespace, size: tuple[int, int], path: str,
+                python_random: bool = False) -> JointParams:
     """Draw the crop offset and flip for a picture of `size` (width, height) read from `path`; the offset is drawn
     within the resized picture (for scale_width_and_crop, pytorch-CycleGAN-and-pix2pix's range: 0 to
     max(0, load * h // w - crop) down), or is its centre with BicycleGAN's --center_crop (as torchvision's
     CenterCrop). The shorter_side modes resize bilinearly, as torchvision's Resize; the others bicubically, as
-    pytorch-CycleGAN-and-pix2pix and InstaGAN."""
+    pytorch-CycleGAN-and-pix2pix and InstaGAN.
+
+    The draws are torchvision's (RandomCrop, then RandomHorizontalFlip: torch's generator, nothing for a crop of
+    the whole picture), or with `python_random` those of pytorch-CycleGAN-and-pix2pix's paired data (get_params:
+    Python's random draws the left offset, the top one and a coin for the flip, always, in that order)."""
     w, h = resized_size(opt, size)
     mode, multiple = opt.resize_or_crop, getattr(opt, "size_multiple", 1)
     if opt.isTrain and mode in PER_PICTURE and (w % multiple or h % multiple):
@@ -75,17 +82,21 @@ def draw_params(opt: argparse.Namespace, size: tuple[int, int], path: str) -> Jo
                         f"multiples of {multiple}: use a --preprocess that crops or resizes to fixed sizes")
     resize = None if (w, h) == tuple(size) else (w, h)
     crop = None
+    th, tw = opt.fineSizeH, opt.fineSizeW
+    if python_random:
+        left = random.randint(0, max(0, w - tw))
+        top = random.randint(0, max(0, h - th))
+        coin = random.random() > 0.5
     if mode in CROPPING:
-        th, tw = opt.fineSizeH, opt.fineSizeW
         if th > h or tw > w:
             raise DataError(f"{path}: {w}x{h} (WxH) is smaller than the crop --fineSizeW/H {tw}x{th}")
         if getattr(opt, "center_crop", False):      # BicycleGAN's
             top, left = round((h - th) / 2), round((w - tw) / 2)
-        else:
-            top = int(torch.randint(0, h - th + 1, size=(1,)))
-            left = int(torch.randint(0, w - tw + 1, size=(1,)))
+        elif not python_random:
+            top, left = (0, 0) if (h, w) == (th, tw) else (int(torch.randint(0, h - th + 1, size=(1,))),
+                                                          int(torch.randint(0, w - tw + 1, size=(1,))))
         crop = (left, top, left + tw, top + th)
-    flip = bool(opt.isTrain and not opt.no_flip and torch.rand(1) < 0.5)
+    flip = bool(opt.isTrain and not opt.no_flip and (coin if python_random else torch.rand(1) < 0.5))
     resample = Image.Resampling.BILINEAR if mode.startswith("shorter_side") else Image.Resampling.BICUBIC
     return JointParams(resize, crop, flip, resample)
 

@@ -1,3 +1,5 @@
+import random
+
 import numpy as np
 import pytest
 import torch
@@ -32,6 +34,33 @@ def test_params_come_from_torch_generator(tmp_path):
     assert [draw_params(opt, (30, 25), "x.png") for _ in range(20)] == first
     assert len({p.crop for p in first}) > 1 and {p.flip for p in first} == {True, False}
     assert all(p.resize == (16, 20) for p in first)
+
+
+@pytest.mark.parametrize("size", [(16, 20), (12, 16)])      # (W, H): larger than the 12x16 crop, and the crop itself
+def test_torch_draws_are_torchvisions(tmp_path, size):
+    """RandomCrop (nothing drawn for a crop of the whole picture), then RandomHorizontalFlip, from one seed."""
+    opt = _opt(tmp_path, resize_or_crop="crop")
+    torch.manual_seed(5)
+    ours = [draw_params(opt, size, "x.png") for _ in range(10)]
+    torch.manual_seed(5)
+    img = Image.new("RGB", size)
+    for params in ours:
+        top, left, h, w = torchvision.transforms.RandomCrop.get_params(img, (16, 12))
+        assert params.crop == (left, top, left + w, top + h) and params.flip == bool(torch.rand(1) < 0.5)
+
+
+def test_paired_draws_are_pix2pixs_get_params(tmp_path):
+    """Python's random: x in [0, load_w - crop_w], y in [0, load_h - crop_h], then a coin, drawn also when not
+    flipping (20x16 loaded, 16x12 cropped)."""
+    for no_flip in (False, True):
+        opt = _opt(tmp_path, no_flip=no_flip)
+        random.seed(2)
+        ours = [draw_params(opt, (30, 25), "x.png", python_random=True) for _ in range(20)]
+        random.seed(2)
+        for params in ours:
+            x, y, coin = random.randint(0, 4), random.randint(0, 4), random.random() > 0.5
+            assert params.crop == (x, y, x + 12, y + 16) and params.flip == (coin and not no_flip)
+        assert no_flip or {p.flip for p in ours} == {True, False}
 
 
 def test_no_flip_when_testing_or_no_flip(tmp_path):
