@@ -25,7 +25,7 @@ from .networks import DISCRIMINATORS, GENERATORS, define_D, define_G
 @register_model("cycle_gan")
 class CycleGANModel(BaseModel):
     with_seg = False     # CycleGAN+Seg: the merged mask is an extra image channel
-    loss_names = ["D_A", "G_A", "cyc_A", "idt_A", "D_B", "G_B", "cyc_B", "idt_B"]
+    loss_names = ["D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"]     # the references' names
 
     @classmethod
     def modify_commandline_options(cls, parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
@@ -99,18 +99,21 @@ class CycleGANModel(BaseModel):
         self.real_B = torch.cat([self.real_B_img, self.real_B_seg], 1) if self.with_seg else self.real_B_img
 
     def forward(self, identity: bool = False) -> None:
-        """Translate both ways and back; `identity` (training): also G_A(B) and G_B(A), in the same calls as the
-        translations (one batch each; not with batch norm, whose statistics would mix them)."""
-        if identity and self.opt.norm != "batch":
+        """Translate both ways and back, then (`identity`, training) G_A(B) and G_B(A), the references' order of
+        calls. With instance norm and no dropout, where the order changes nothing, the identity calls are folded
+        into the translations' (one batch each); batch norm's statistics and dropout's draws follow the calls."""
+        if identity and self.opt.norm != "batch" and self.opt.no_dropout:
             n = self.real_A.shape[0]
             self.fake_B, self.idt_A = self.netG_A(torch.cat([self.real_A, self.real_B])).split([n, len(self.real_B)])
             self.fake_A, self.idt_B = self.netG_B(torch.cat([self.real_B, self.real_A])).split([len(self.real_B), n])
+            self.rec_A, self.rec_B = self.netG_B(self.fake_B), self.netG_A(self.fake_A)
         else:
-            self.fake_B, self.fake_A = self.netG_A(self.real_A), self.netG_B(self.real_B)
+            self.fake_B = self.netG_A(self.real_A)
+            self.rec_A = self.netG_B(self.fake_B)
+            self.fake_A = self.netG_B(self.real_B)
+            self.rec_B = self.netG_A(self.fake_A)
             if identity:
                 self.idt_A, self.idt_B = self.netG_A(self.real_B), self.netG_B(self.real_A)
-        self.rec_A = self.netG_B(self.fake_B)
-        self.rec_B = self.netG_A(self.fake_A)
         nc_a, nc_b = self.real_A_img.shape[1], self.real_B_img.shape[1]
         self.fake_B_img, self.rec_A_img = self.fake_B[:, :nc_b], self.rec_A[:, :nc_a]
         self.fake_A_img, self.rec_B_img = self.fake_A[:, :nc_a], self.rec_B[:, :nc_b]
@@ -125,8 +128,8 @@ class CycleGANModel(BaseModel):
         self.optimizer_G.zero_grad(set_to_none=True)
         losses = {"G_A": self.criterionGAN(self.netD_A(self.fake_B), True),
                   "G_B": self.criterionGAN(self.netD_B(self.fake_A), True),
-                  "cyc_A": self.criterionL1(self.rec_A, self.real_A) * opt.lambda_A,
-                  "cyc_B": self.criterionL1(self.rec_B, self.real_B) * opt.lambda_B}
+                  "cycle_A": self.criterionL1(self.rec_A, self.real_A) * opt.lambda_A,
+                  "cycle_B": self.criterionL1(self.rec_B, self.real_B) * opt.lambda_B}
         if opt.lambda_idt > 0:
             losses["idt_A"] = self.criterionL1(self.idt_A, self.real_B) * opt.lambda_B * opt.lambda_idt
             losses["idt_B"] = self.criterionL1(self.idt_B, self.real_A) * opt.lambda_A * opt.lambda_idt

@@ -1,5 +1,6 @@
 """The CycleGAN and CycleGAN+Seg baselines: pytorch-CycleGAN-and-pix2pix's defaults and names on its data layout,
 InstaGAN's visual names on InstaGAN's."""
+import copy
 import os
 
 import numpy as np
@@ -124,3 +125,33 @@ def test_identity_folded_into_the_translation_calls_equals_separate_calls(tiny_d
         for folded, separate in ((model.fake_B, model.netG_A(model.real_A)), (model.idt_A, model.netG_A(model.real_B)),
                                  (model.fake_A, model.netG_B(model.real_B)), (model.idt_B, model.netG_B(model.real_A))):
             torch.testing.assert_close(folded, separate, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("variant", ["batch norm", "dropout"])
+def test_batch_norm_and_dropout_see_the_references_order_of_calls(tiny_data, variant):
+    """G_A(A), G_B(G_A(A)), G_B(B), G_A(G_B(B)), then G_A(B), G_B(A): batch-norm statistics and dropout draws
+    follow the calls, so they are made one by one in that order (dropout: only settable in code, as theirs)."""
+    opt = TrainOptions().parse(["--dataroot", tiny_data, "--model", "cycle_gan", "--seed", "0", *TINY_TRAIN, *BASIC,
+                                *(["--norm", "batch"] if variant == "batch norm" else [])])
+    opt.no_dropout = variant != "dropout"
+    model = create_model(opt)
+    g = torch.Generator().manual_seed(0)
+    A, B = torch.rand(2, 2, 3, 32, 24, generator=g)
+    model.set_input({"A": A, "B": B, "A_paths": ["a0", "a1"], "B_paths": ["b0", "b1"]})
+    start = {name: copy.deepcopy(net.state_dict()) for name, net in (("A", model.netG_A), ("B", model.netG_B))}
+    torch.manual_seed(1)
+    with torch.no_grad():
+        model.forward(identity=True)
+    ours = [model.fake_B, model.rec_A, model.fake_A, model.rec_B, model.idt_A, model.idt_B]
+    stats = [copy.deepcopy(net.state_dict()) for net in (model.netG_A, model.netG_B)]
+    model.netG_A.load_state_dict(start["A"])
+    model.netG_B.load_state_dict(start["B"])
+    torch.manual_seed(1)
+    with torch.no_grad():
+        fake_B = model.netG_A(A)
+        theirs = [fake_B, model.netG_B(fake_B)]
+        fake_A = model.netG_B(B)
+        theirs += [fake_A, model.netG_A(fake_A), model.netG_A(B), model.netG_B(A)]
+    assert all(torch.equal(o, t) for o, t in zip(ours, theirs))
+    for before, net in zip(stats, (model.netG_A, model.netG_B)):
+        assert all(torch.equal(v, net.state_dict()[k]) for k, v in before.items())     # running statistics too
