@@ -154,6 +154,8 @@ def train_loop(options: TrainOptions, opt: argparse.Namespace, loader: DataLoade
         progress = ProgressLine(opt.log_interval_s, enabled=None if folder else False)  # off a terminal
         for epoch in tqdm(range(position.epoch, last_epoch + 1), desc="epochs", unit="epoch", disable=bars):
             epoch_start = time.time()
+            if model.lr_step_at_epoch_start and position.batches_done == 0:    # not again when resumed mid-epoch
+                model.update_learning_rate()
             if isinstance(loader.sampler, DistributedSampler):
                 loader.sampler.set_epoch(epoch)
             epoch_state = run_state.loader_state(loader)    # this epoch's shuffling, saved with mid-epoch checkpoints
@@ -215,7 +217,8 @@ def train_loop(options: TrainOptions, opt: argparse.Namespace, loader: DataLoade
                     return 143 if terminated else 0
                 data_start = time.time()
 
-            model.update_learning_rate(position.g_loss_sum / max(position.batches_done, 1))
+            if not model.lr_step_at_epoch_start:
+                model.update_learning_rate(position.g_loss_sum / max(position.batches_done, 1))
             position, rng = run_state.Position(epoch + 1, total_steps=position.total_steps), None
             if evaluation and evaluation.due(epoch):   # scores the held-out split; may save 'best'
                 evaluation.run(model, epoch, position, run_state.loader_state(loader), visualizer)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import warnings
 from collections import OrderedDict
 
 import torch
@@ -343,10 +342,7 @@ class AutoEncoderGANModel(BaseModel):
     # -- training ---------------------------------------------------------------------------------------------------
     def optimize_parameters(self) -> None:
         """One iteration of the authors: the learning rates' step, the discriminators' update, the generators'."""
-        with warnings.catch_warnings():     # stepped before the optimisers, as the authors do (torch warns)
-            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`")
-            for scheduler in self.schedulers:
-                scheduler.step()
+        self.step_schedulers()
         losses: dict[str, torch.Tensor] = {}
         self.set_requires_grad([self.netdis_a, self.netdis_b], True)
         self.optimizer_D.zero_grad(set_to_none=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import warnings
 from collections import OrderedDict
 
 import torch
@@ -28,6 +29,9 @@ class BaseModel:
     loss_names: list[str] = []
     visual_names: list[str] = []
     net_names: list[str] = []
+    # pytorch-CycleGAN-and-pix2pix steps the learning rate at the start of every epoch, 'plateau' with a metric that
+    # stays 0; the InstaGAN and BicycleGAN references at the end, here 'plateau' with the epoch's mean G loss
+    lr_step_at_epoch_start = False
     # the flags that a network's keys and shapes follow, named when a checkpoint does not fit
     architecture_flags: tuple[str, ...] = ("ngf", "ndf", "netG", "netD", "n_layers_D", "n_blocks", "upsample", "norm",
                                            "no_dropout", "input_nc")
@@ -180,11 +184,19 @@ class BaseModel:
         epochs decide."""
         return None
 
+    def step_schedulers(self, metric: float = 0.0) -> None:
+        """One step of every schedule (`metric` for 'plateau'), also before the first optimiser step, as the
+        references do (torch warns about that)."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`")
+            for s in self.schedulers:
+                s.step(metric) if isinstance(s, torch.optim.lr_scheduler.ReduceLROnPlateau) else s.step()
+
     def update_learning_rate(self, metric: float = 0.0) -> float:
-        for s in self.schedulers:
-            s.step(metric) if isinstance(s, torch.optim.lr_scheduler.ReduceLROnPlateau) else s.step()
+        old = self.optimizers[0].param_groups[0]["lr"]
+        self.step_schedulers(metric)
         lr = self.optimizers[0].param_groups[0]["lr"]
-        logger.info("learning rate = %.7f", lr)
+        logger.info("learning rate %.7f -> %.7f", old, lr)
         return lr
 
     def get_current_visuals(self) -> OrderedDict:

@@ -26,6 +26,7 @@ from .networks import DISCRIMINATORS, GENERATORS, define_D, define_G
 class CycleGANModel(BaseModel):
     with_seg = False     # CycleGAN+Seg: the merged mask is an extra image channel
     loss_names = ["D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"]     # the references' names
+    lr_step_at_epoch_start = True
 
     @classmethod
     def modify_commandline_options(cls, parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:

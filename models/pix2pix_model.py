@@ -24,6 +24,7 @@ from .networks import DISCRIMINATORS, GENERATORS, define_D, define_G
 @register_model("pix2pix")
 class Pix2PixModel(BaseModel):
     loss_names = ["G_GAN", "G_L1", "D_real", "D_fake"]
+    lr_step_at_epoch_start = True
     visual_names = ["real_A", "fake_B", "real_B"]
     dataset_modes = {True: ("aligned",), False: ("aligned", "single")}     # training, testing
 

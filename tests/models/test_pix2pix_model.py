@@ -190,3 +190,17 @@ def test_test_py_resizes_to_the_crop_size_so_seeds_do_not_matter(aligned_data, t
             os.path.join(aligned_data, "test", "0.png")) as pair:
         whole = pair.convert("RGB").crop((0, 0, 20, 20)).resize((128, 128), Image.BICUBIC)
         assert np.abs(np.asarray(real, int) - np.asarray(whole, int)).max() <= 1   # the whole half, not a crop
+
+
+def test_the_learning_rate_steps_as_each_epoch_starts_as_theirs(aligned_data, tmp_path, log_records):
+    """pytorch-CycleGAN-and-pix2pix steps its schedules before an epoch's first batch: with --niter 1
+    --niter_decay 1, epoch 1 trains at lr/2 and epoch 2 at 0."""
+    flags = ["--dataroot", aligned_data, "--name", "p2p", "--checkpoints_dir", str(tmp_path / "ck"), *TINY_P2P,
+             "--display_id", "0", "--niter", "1", "--niter_decay", "1", "--lr", "0.0002", "--print_freq", "1"]
+    assert run_cli(train_script.main, flags) == 0
+    events = [m for m in (r.getMessage() for r in log_records)
+              if m.startswith(("learning rate", "(epoch", "end of epoch"))]
+    rates = [m for m in events if m.startswith("learning rate")]
+    assert rates == ["learning rate 0.0002000 -> 0.0001000", "learning rate 0.0001000 -> 0.0000000"]
+    assert events.index(rates[0]) < min(i for i, m in enumerate(events) if m.startswith("(epoch: 1"))
+    assert events.index(rates[1]) < min(i for i, m in enumerate(events) if m.startswith("(epoch: 2"))
