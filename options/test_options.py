@@ -3,6 +3,7 @@ import argparse
 
 from .base_options import BaseOptions
 from util.errors import OptionError
+from util.log import logger
 
 
 class TestOptions(BaseOptions):
@@ -36,8 +37,13 @@ class TestOptions(BaseOptions):
 
     def parse(self, argv=None):
         opt = super().parse(argv)
-        # As the reference: images in order, no flipping, no visdom (any --batch_size gives the same images).
+        # As the reference: images in order, no flipping, no visdom. Any --batch_size gives the same images, but for
+        # batch norms that normalise by the batch (training mode, no --eval): one image at a time, as theirs.
         opt.serial_batches = True
         opt.no_flip = True
         opt.display_id = 0
+        if getattr(opt, "norm", "") == "batch" and not opt.eval and opt.batch_size > 1:
+            logger.warning("--norm batch without --eval normalises by the batch: translating one image at a time "
+                           "(as pytorch-CycleGAN-and-pix2pix's test.py), not --batch_size %d", opt.batch_size)
+            opt.batch_size = 1
         return opt

@@ -204,3 +204,13 @@ def test_the_learning_rate_steps_as_each_epoch_starts_as_theirs(aligned_data, tm
     assert rates == ["learning rate 0.0002000 -> 0.0001000", "learning rate 0.0001000 -> 0.0000000"]
     assert events.index(rates[0]) < min(i for i, m in enumerate(events) if m.startswith("(epoch: 1"))
     assert events.index(rates[1]) < min(i for i, m in enumerate(events) if m.startswith("(epoch: 2"))
+
+
+def test_test_py_translates_one_image_at_a_time_with_batch_statistics(aligned_data, log_records):
+    """pix2pix's batch norm in training mode (no --eval) normalises by the batch: test.py takes one image at a
+    time, as theirs; with --eval, or instance norm, --batch_size stays."""
+    base = ["--dataroot", aligned_data, *TINY_P2P, "--batch_size", "2"]
+    assert TestOptions().parse(base).batch_size == 1
+    assert any("one image at a time" in r.getMessage() for r in log_records)
+    assert TestOptions().parse([*base, "--eval"]).batch_size == 2
+    assert TestOptions().parse([*base, "--norm", "instance"]).batch_size == 2
