@@ -190,18 +190,28 @@ def encode_set(encoder: nn.Module, segs: torch.Tensor) -> tuple[torch.Tensor, to
     b, k, h, w = segs.shape
     present = nonempty(segs).flatten()
     x = segs.reshape(b * k, 1, h, w)[present]
-    f_seg = encoder(x) if x.shape[0] else _encode_no_instance(encoder, x)
+    if x.shape[0] == 0:
+        return _encode_no_instance(encoder, x, present, b, k)
+    f_seg = encoder(x)
+    return f_seg, _sum_per_sample(f_seg, present, b, k), present
+
+
+def _sum_per_sample(f_seg: torch.Tensor, present: torch.Tensor, b: int, k: int) -> torch.Tensor:
+    """The (B, D, h, w) sums of the features (N, D, h, w) of the `present` slots of B samples of K slots."""
     per_slot = f_seg.new_zeros(b * k, *f_seg.shape[1:])
     per_slot[present] = f_seg
-    return f_seg, per_slot.view(b, k, *f_seg.shape[1:]).sum(1), present
+    return per_slot.view(b, k, *f_seg.shape[1:]).sum(1)
 
 
 @torch.compiler.disable
-def _encode_no_instance(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """`encoder(x)` for a batch of no mask (x (0, 1, H, W): a discriminator judging samples without instances),
+def _encode_no_instance(encoder: nn.Module, x: torch.Tensor, present: torch.Tensor, b: int,
+                        k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`encode_set` for a batch of no mask (x (0, 1, H, W): a discriminator judging samples without instances),
     never compiled: under --compile, inductor's CPU layout optimisation saves the conv weights channels-last, and
     for an empty batch its prediction of convolution_backward's grad_weight strides (contiguous) differs from
-    what the eager kernel returns (channels-last), an assertion error in the backward. Run eagerly, it computes
-    what it computes without --compile: zero (not None) gradients for the encoder's weights, and the spectral
-    norms moved on by the discriminator's `advance`."""
-    return encoder(x)
+    what the eager kernel returns (channels-last), an assertion error in the backward; and AOTAutograd, tracing
+    the empty scatter's backward, printed an anomaly-mode warning. Run eagerly, it computes what it computes
+    without --compile: zero (not None) gradients for the encoder's weights, and the spectral norms moved on by the
+    discriminator's `advance`."""
+    f_seg = encoder(x)
+    return f_seg, _sum_per_sample(f_seg, present, b, k), present
