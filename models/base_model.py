@@ -65,15 +65,12 @@ class BaseModel:
     # -- networks -----------------------------------------------------------------------------------------------
     def place(self, net: nn.Module) -> nn.Module:
         """Move a network to the device (--channels_last: in that memory format); several GPU ids wrap it in
-        DataParallel; --compile compiles it (the state-dict keys stay those of the plain network)."""
+        DataParallel; --compile compiles it (`compile_network`)."""
         net = net.to(self.device, memory_format=torch.channels_last if self.opt.channels_last else None)
         if len(self.opt.gpu_ids) > 1:
             net = nn.DataParallel(net, self.opt.gpu_ids)
         if self.opt.compile:
-            # one graph per input shape: the number of active instances varies, and dynamic shapes cost more
-            # here than a few recompilations
-            torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
-            net = torch.compile(net, dynamic=False)
+            net = compile_network(net)
         return net
 
     def make_optimizers(self, generators: list[nn.Module], discriminators: list[nn.Module]) -> None:
@@ -247,3 +244,16 @@ class BaseModel:
 
     def _optimizer_settings(self) -> list[tuple]:
         return [(g.get("initial_lr"), tuple(g["betas"])) for o in self.optimizers for g in o.param_groups]
+
+
+def compile_network(net: nn.Module) -> nn.Module:
+    """torch.compile of a network, one graph per input shape; of a set network, only the parts it names in
+    `compile_parts` (each part's forward, so its state-dict keys stay; not under DataParallel, whose replicas would
+    run the original's forward): the code between them picks instances, whose number varies, and runs eagerly,
+    and the instances' parts take any number with one graph (`blocks.instance_batch`)."""
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+    parts = getattr(net, "compile_parts", ())
+    for name in parts:
+        part = getattr(net, name)
+        part.forward = torch.compile(part.forward, dynamic=False)
+    return net if parts else torch.compile(net, dynamic=False)

@@ -214,6 +214,9 @@ def count_flops(model, iteration: Callable[[], None]) -> int:
     from torch.utils.flop_counter import FlopCounterMode
 
     nets = model.networks()
+    # compiled parts of a set network (base_model.compile_network) hold their compiled forward on the instance
+    parts = [getattr(net, name) for net in nets.values() for name in getattr(net, "compile_parts", ())]
+    compiled = [part.__dict__.pop("forward", None) for part in parts]
     for name, net in nets.items():
         setattr(model, "net" + name, getattr(net, "_orig_mod", net))
     try:
@@ -222,6 +225,9 @@ def count_flops(model, iteration: Callable[[], None]) -> int:
     finally:
         for name, net in nets.items():
             setattr(model, "net" + name, net)
+        for part, forward in zip(parts, compiled):
+            if forward is not None:
+                part.forward = forward
     return int(counter.get_total_flops())
 
 

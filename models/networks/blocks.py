@@ -192,7 +192,7 @@ def encode_set(encoder: nn.Module, segs: torch.Tensor) -> tuple[torch.Tensor, to
     x = segs.reshape(b * k, 1, h, w)[present]
     if x.shape[0] == 0:
         return _encode_no_instance(encoder, x, present, b, k)
-    f_seg = encoder(x)
+    f_seg = encoder(instance_batch(x))
     return f_seg, _sum_per_sample(f_seg, present, b, k), present
 
 
@@ -203,15 +203,30 @@ def _sum_per_sample(f_seg: torch.Tensor, present: torch.Tensor, b: int, k: int) 
     return per_slot.view(b, k, *f_seg.shape[1:]).sum(1)
 
 
+def instance_batch(x: torch.Tensor) -> torch.Tensor:
+    """x (N, ...), a batch of N instances, marked so that a compiled part (--compile) takes any N >= 2 with one graph
+    (outside a compiled region: inside one the marks are not allowed, and the whole is compiled per shape)."""
+    if not torch.compiler.is_compiling():
+        torch._dynamo.maybe_mark_dynamic(x, 0)
+    return x
+
+
 @torch.compiler.disable
 def _encode_no_instance(encoder: nn.Module, x: torch.Tensor, present: torch.Tensor, b: int,
                         k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """`encode_set` for a batch of no mask (x (0, 1, H, W): a discriminator judging samples without instances),
-    never compiled: under --compile, inductor's CPU layout optimisation saves the conv weights channels-last, and
-    for an empty batch its prediction of convolution_backward's grad_weight strides (contiguous) differs from
-    what the eager kernel returns (channels-last), an assertion error in the backward; and AOTAutograd, tracing
-    the empty scatter's backward, printed an anomaly-mode warning. Run eagerly, it computes what it computes
-    without --compile: zero (not None) gradients for the encoder's weights, and the spectral norms moved on by the
-    discriminator's `advance`."""
-    f_seg = encoder(x)
+    """`encode_set` for a batch of no mask, never compiled (`run_eager`); a whole compiled network (--compile under
+    DataParallel) would also trace the empty scatter's backward, and AOTAutograd printed an anomaly-mode warning."""
+    f_seg = run_eager(encoder, x)
     return f_seg, _sum_per_sample(f_seg, present, b, k), present
+
+
+@torch.compiler.disable
+def run_eager(part: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """part(x) for a batch of no instance (x (0, ...): samples without masks), never compiled: under --compile,
+    inductor's CPU layout optimisation saves the conv weights channels-last, and for an empty batch its prediction
+    of convolution_backward's grad_weight strides (contiguous) differs from what the eager kernel returns
+    (channels-last), an assertion error in the backward. Eagerly it computes what it computes without --compile:
+    zero (not None) gradients for the part's weights (and a discriminator's spectral norms moved on by its
+    `advance`). A compiled part (`base_model.compile_network` sets a compiled forward on it) runs its class's
+    forward: the compiled one would still compile within this function."""
+    return type(part).forward(part, x) if isinstance(part, nn.Module) else part(x)

@@ -25,6 +25,9 @@ from .spectral_norm import forward_ranked
 
 
 class NLayerSetDiscriminator(nn.Module):
+    # --compile: as the set generator's; f_seg runs eagerly, layer by layer with per-instance sigmas
+    compile_parts = ("feature_img", "classifier")
+
     def __init__(self, input_nc: int, ndf: int = 64, n_layers: int = 3, norm_layer: NormLayer = nn.InstanceNorm2d):
         super().__init__()
         self.input_nc = input_nc

@@ -17,10 +17,14 @@ import torch
 import torch.nn as nn
 
 from .blocks import (OUTPUTS, NormLayer, add_to_input, check_output, encode_set, paste, resnet_decoder_layers,
-                     resnet_encoder_layers)
+                     instance_batch, resnet_encoder_layers, run_eager)
 
 
 class ResnetSetGenerator(nn.Module):
+    # --compile compiles these parts, not the whole (`base_model.compile_network`): the code between them picks the
+    # non-empty slots, a number that varies with the data, and runs eagerly
+    compile_parts = ("encoder_img", "decoder_img", "encoder_seg", "decoder_seg")
+
     def __init__(self, input_nc: int, output_nc: int, ngf: int = 64, norm_layer: NormLayer = nn.InstanceNorm2d,
                  use_dropout: bool = False, n_blocks: int = 9, upsample: str = "transpose",
                  output: str = "generate"):
@@ -42,7 +46,8 @@ class ResnetSetGenerator(nn.Module):
         img_out = self.decoder_img(torch.cat([f_img, f_sum], 1))
 
         sample = torch.arange(b, device=segs.device).repeat_interleave(k)[present]  # owner of each instance
-        seg_out = self.decoder_seg(torch.cat([f_seg, f_img[sample], f_sum[sample]], 1))  # (N, 1, H, W)
+        seg_in = torch.cat([f_seg, f_img[sample], f_sum[sample]], 1)                    # (N, 3D, h', w')
+        seg_out = self.decoder_seg(instance_batch(seg_in)) if len(seg_in) else run_eager(self.decoder_seg, seg_in)
         segs_out = segs.reshape(b * k, 1, h, w).clone()
         if self.output == "residual":
             img_out, seg_out = add_to_input(img_out, img), add_to_input(seg_out, segs_out[present])

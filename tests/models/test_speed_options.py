@@ -8,7 +8,8 @@ import torch
 
 from data import create_dataloader
 from models import base_model, create_model
-from models.networks import define_D
+from models.base_model import compile_network
+from models.networks import define_D, define_G
 from models.run_state import cpu_state_dict
 from options.test_options import TestOptions
 from options.train_options import TrainOptions
@@ -69,21 +70,47 @@ def test_channels_last_training_step_equals_fp32(tiny_data):
 def test_compiled_set_discriminator_backward_without_instances_equals_eager():
     """A batch without any instance (a real image with no mask) reaches the set discriminator's mask encoder as an
     empty batch; compiled, inductor mispredicted the strides of its conv backward, and AOTAutograd printed an
-    anomaly-mode warning tracing its scatter's backward (blocks._encode_no_instance)."""
+    anomaly-mode warning tracing its scatter's backward (blocks.run_eager)."""
     torch.manual_seed(0)
     eager = define_D(3, 4, "set", n_layers_D=2)
-    compiled = copy.deepcopy(eager)
     img, segs = torch.rand(1, 3, 16, 16) * 2 - 1, torch.full((1, 2, 16, 16), -1.0)
+    copies = compile_network(copy.deepcopy(eager)), torch.compile(copy.deepcopy(eager), dynamic=False)
     eager(img, segs).square().mean().backward()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        torch.compile(compiled, dynamic=False)(img, segs).square().mean().backward()
-    assert not [w for w in caught if "Error detected" in str(w.message)]
-    for (name, p), q in zip(eager.named_parameters(), compiled.parameters()):
-        assert p.grad is not None and q.grad is not None, name     # zero for the mask encoder, but not None
-        torch.testing.assert_close(q.grad, p.grad, msg=name)
-    for (name, b), c in zip(eager.named_buffers(), compiled.buffers()):
-        assert torch.equal(b, c), name
+    for compiled in copies:     # the second compiled whole, as under DataParallel
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            compiled(img, segs).square().mean().backward()
+        assert not [w for w in caught if "Error detected" in str(w.message)]
+        for (name, p), q in zip(eager.named_parameters(), compiled.parameters()):
+            assert p.grad is not None and q.grad is not None, name     # zero for the mask encoder, but not None
+            torch.testing.assert_close(q.grad, p.grad, msg=name)
+        for (name, b), c in zip(eager.named_buffers(), compiled.buffers()):
+            assert torch.equal(b, c), name
+
+
+def test_compiled_set_generator_takes_any_number_of_instances_with_one_graph_per_part():
+    """--compile compiles the set generator's four parts; the code picking the instances runs eagerly, and the
+    instances' parts take any number of them (here 0, 4, 6, 3) without compiling again."""
+    torch.manual_seed(0)
+    eager = define_G(3, 3, 4, "set", n_blocks=1)
+    compiled = compile_network(copy.deepcopy(eager))
+    assert cpu_state_dict(compiled).keys() == cpu_state_dict(eager).keys()
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    img = torch.rand(2, 3, 16, 16) * 2 - 1
+    for keep in (0.0, 0.6, 0.9, 0.4):
+        segs = torch.where(torch.rand(2, 4, 1, 1) < keep, 1.0, -1.0) * torch.ones(1, 1, 16, 16)
+        segs[:, :, :4] = -1.0                                       # a background row in every mask
+        for net in (eager, compiled):
+            net.zero_grad()
+            img_out, segs_out = net(img, segs)
+            (img_out.square().mean() + segs_out.square().mean()).backward()
+        torch.testing.assert_close(compiled(img, segs), eager(img, segs))
+        for (name, p), q in zip(eager.named_parameters(), compiled.parameters()):
+            assert (p.grad is None) == (q.grad is None), name
+            if p.grad is not None:
+                torch.testing.assert_close(q.grad, p.grad, msg=name)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == len(compiled.compile_parts)
 
 
 @pytest.mark.parametrize("native", [True, False])
