@@ -250,7 +250,7 @@ def compile_network(net: nn.Module) -> nn.Module:
     """torch.compile of a network, one graph per input shape; of a set network, only the parts it names in
     `compile_parts` (each part's forward, so its state-dict keys stay; not under DataParallel, whose replicas would
     run the original's forward): the code between them picks instances, whose number varies, and runs eagerly,
-    and the instances' parts take any number with one graph (`blocks.instance_batch`)."""
+    and the instances' parts take any number with one graph (`blocks.run_on_instances`)."""
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
     parts = getattr(net, "compile_parts", ())
     for name in parts:

@@ -192,7 +192,7 @@ def encode_set(encoder: nn.Module, segs: torch.Tensor) -> tuple[torch.Tensor, to
     x = segs.reshape(b * k, 1, h, w)[present]
     if x.shape[0] == 0:
         return _encode_no_instance(encoder, x, present, b, k)
-    f_seg = encoder(instance_batch(x))
+    f_seg = run_on_instances(encoder, x)
     return f_seg, _sum_per_sample(f_seg, present, b, k), present
 
 
@@ -203,12 +203,15 @@ def _sum_per_sample(f_seg: torch.Tensor, present: torch.Tensor, b: int, k: int) 
     return per_slot.view(b, k, *f_seg.shape[1:]).sum(1)
 
 
-def instance_batch(x: torch.Tensor) -> torch.Tensor:
-    """x (N, ...), a batch of N instances, marked so that a compiled part (--compile) takes any N >= 2 with one graph
-    (outside a compiled region: inside one the marks are not allowed, and the whole is compiled per shape)."""
+def run_on_instances(part: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """part(x) for x (N, ...), a batch of N instances. Under --compile (`base_model.compile_network`) the part takes
+    any N >= 2 with one graph: N is marked dynamic (outside a compiled region: inside one the marks are not allowed,
+    and the whole network is compiled per shape); N = 0 runs eagerly (`run_eager`)."""
+    if len(x) == 0:
+        return run_eager(part, x)
     if not torch.compiler.is_compiling():
         torch._dynamo.maybe_mark_dynamic(x, 0)
-    return x
+    return part(x)
 
 
 @torch.compiler.disable

@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 
 from .blocks import (OUTPUTS, NormLayer, add_to_input, check_output, encode_set, paste, resnet_decoder_layers,
-                     instance_batch, resnet_encoder_layers, run_eager)
+                     resnet_encoder_layers, run_on_instances)
 
 
 class ResnetSetGenerator(nn.Module):
@@ -46,8 +46,8 @@ class ResnetSetGenerator(nn.Module):
         img_out = self.decoder_img(torch.cat([f_img, f_sum], 1))
 
         sample = torch.arange(b, device=segs.device).repeat_interleave(k)[present]  # owner of each instance
-        seg_in = torch.cat([f_seg, f_img[sample], f_sum[sample]], 1)                    # (N, 3D, h', w')
-        seg_out = self.decoder_seg(instance_batch(seg_in)) if len(seg_in) else run_eager(self.decoder_seg, seg_in)
+        seg_in = torch.cat([f_seg, f_img[sample], f_sum[sample]], 1)       # (N, 3D, h', w')
+        seg_out = run_on_instances(self.decoder_seg, seg_in)              # (N, 1, H, W)
         segs_out = segs.reshape(b * k, 1, h, w).clone()
         if self.output == "residual":
             img_out, seg_out = add_to_input(img_out, img), add_to_input(seg_out, segs_out[present])
