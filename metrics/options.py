@@ -6,6 +6,7 @@ import argparse
 import re
 
 from util.errors import OptionError
+from . import fidelity
 
 METRICS = ("fid", "kid", "is", "lpips_diversity", "cls")
 LOWER_IS_BETTER = {"fid", "kid"}
@@ -72,7 +73,7 @@ def add_protocol_flags(p: argparse.ArgumentParser) -> None:
                    help="KID: images per subset (cut to the number of images when there are fewer)")
     p.add_argument("--is_splits", type=positive_int, default=10,
                    help="IS: splits of the images (cut to the number of images when there are fewer)")
-    p.add_argument("--fid_features", default="2048", choices=["2048", "768", "192", "64"],
+    p.add_argument("--fid_features", default=fidelity.POOL, choices=fidelity.FID_LAYERS,
                    help="FID: Inception layer (2048: the standard; the smaller ones, as pytorch-fid's --dims, for "
                         "fewer images, comparable only with FIDs at the same layer)")
     p.add_argument("--batch_size", type=positive_int, default=32, help="images per network call")

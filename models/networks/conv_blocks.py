@@ -20,7 +20,6 @@ from .spectral_norm import SpectralNorm
 
 PAD_TYPES = ("reflect", "replicate", "zero")
 ACTIVATIONS = ("relu", "lrelu", "prelu", "selu", "tanh", "none")
-NORMS = ("in", "ln", "adain", "bn", "none", "sn")
 
 
 class LayerNorm(nn.Module):
