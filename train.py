@@ -29,7 +29,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from data import create_dataloader
 from metrics.training import HeldOutEvaluation
-from models import authors_train, create_model, run_state
+from models import authors_train, create_model, get_model_class, run_state
 from models.base_model import BaseModel
 from options.train_options import TrainOptions
 from util import distributed
@@ -101,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def train(options: TrainOptions, opt: argparse.Namespace) -> int:
     """Check the data, take the run folder (process 0), then train (`train_loop`); the folder is let go at the end."""
     seed_all(opt.seed + distributed.rank())    # pools, random B partners and augmentations differ per process
-    loader = create_dataloader(opt)            # validates the data set before anything is written
+    # validates the data set before anything is written
+    loader = create_dataloader(opt, full_batches=get_model_class(opt.model).full_batches_only)
     folder, error = None, None
     if distributed.is_main():                  # the process that writes files
         folder = run_state.RunFolder(opt)

@@ -30,8 +30,10 @@ def create_dataset(opt) -> Dataset:
     return dataset
 
 
-def create_dataloader(opt) -> DataLoader:
-    """Batches of `create_dataset(opt)`; shuffling follows `opt.seed` so that runs can be repeated.
+def create_dataloader(opt, full_batches: bool = False) -> DataLoader:
+    """Batches of `create_dataset(opt)`; shuffling follows `opt.seed` so that runs can be repeated. `full_batches`:
+    a last batch shorter than --batch_size is left out (training, for the models whose authors train so), and a data
+    set without one full batch fails in one line.
 
     With several processes (util/distributed.py) each reads its own share through a `DistributedSampler`,
     whose order is a function of (seed, epoch) alone (`sampler.set_epoch` each epoch), so a resumed run needs
@@ -40,14 +42,21 @@ def create_dataloader(opt) -> DataLoader:
     """
     dataset = create_dataset(opt)
     workers = dict(num_workers=min(opt.num_threads, os.cpu_count() or 1), pin_memory=bool(opt.gpu_ids),
-                   persistent_workers=opt.num_threads > 0, drop_last=False, worker_init_fn=_ignore_sigterm,
+                   persistent_workers=opt.num_threads > 0, drop_last=full_batches, worker_init_fn=_ignore_sigterm,
                    collate_fn=collate)
     if distributed.is_distributed():
         sampler = DistributedSampler(dataset, shuffle=not opt.serial_batches, seed=opt.seed, drop_last=False)
-        return DataLoader(dataset, batch_size=opt.batch_size, sampler=sampler, **workers,
-                          generator=torch.Generator().manual_seed(opt.seed + distributed.rank()))
-    return DataLoader(dataset, batch_size=opt.batch_size, shuffle=not opt.serial_batches, **workers,
-                      generator=torch.Generator().manual_seed(opt.seed))
+        loader = DataLoader(dataset, batch_size=opt.batch_size, sampler=sampler, **workers,
+                            generator=torch.Generator().manual_seed(opt.seed + distributed.rank()))
+    else:
+        loader = DataLoader(dataset, batch_size=opt.batch_size, shuffle=not opt.serial_batches, **workers,
+                            generator=torch.Generator().manual_seed(opt.seed))
+    if len(loader) == 0:
+        each = f" ({len(loader.sampler)} per process)" if distributed.is_distributed() else ""
+        raise DataError(f"{opt.dataroot}: {len(dataset)} training items{each}, fewer than --batch_size "
+                        f"{opt.batch_size}; --model {opt.model} trains on full batches only, as its authors: lower "
+                        f"--batch_size")
+    return loader
 
 
 def collate(items: list[dict]) -> dict:

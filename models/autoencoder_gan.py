@@ -114,6 +114,7 @@ class AutoEncoderGANModel(BaseModel):
     netG = ""
     architecture_flags = ("ngf", "n_downsample", "n_res", "gen_activ", "input_nc", "output_nc", "ndf", "n_layers_D",
                           "num_scales", "dis_norm")
+    full_batches_only = True      # the authors' data loaders drop the last, shorter batch (drop_last)
     cycle_losses: tuple[str, ...] = ()     # the loss names of the cycle L1, computed when recon_x_cyc_w > 0
 
     @staticmethod

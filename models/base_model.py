@@ -32,6 +32,8 @@ class BaseModel:
     # pytorch-CycleGAN-and-pix2pix steps the learning rate at the start of every epoch, 'plateau' with a metric that
     # stays 0; the InstaGAN and BicycleGAN references at the end, here 'plateau' with the epoch's mean G loss
     lr_step_at_epoch_start = False
+    # BicycleGAN's, MUNIT's and UNIT's authors train on full batches only: an epoch's last, shorter batch is left out
+    full_batches_only = False
     # the flags that a network's keys and shapes follow, named when a checkpoint does not fit
     architecture_flags: tuple[str, ...] = ("ngf", "ndf", "netG", "netD", "n_layers_D", "n_blocks", "upsample", "norm",
                                            "no_dropout", "input_nc")

@@ -44,6 +44,7 @@ class BicycleGANModel(BaseModel):
     loss_names = ["G_GAN", "D", "G_GAN2", "D2", "G_L1", "z_L1", "kl"]
     architecture_flags = ("netG", "ngf", "nz", "where_add", "norm", "use_dropout", "upsample", "input_nc", "output_nc",
                           "netE", "nef", "netD", "netD2", "ndf", "num_Ds", "conditional_D")
+    full_batches_only = True      # the authors' train.py skips a batch shorter than --batch_size (their is_train)
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:

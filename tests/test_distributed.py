@@ -246,10 +246,10 @@ pairs = bicycle.pairs       # the fixture: five aligned 64x64 pairs
 
 
 def test_torchrun_trains_bicycle_gan_to_one_model(pairs, tmp_path):
-    """train.py's loop: five aligned pairs dealt to 2 processes (3 each, one repeated), in batches of 2 and 1."""
+    """train.py's loop: five aligned pairs dealt to 2 processes (3 each, one repeated), each in one odd batch of 3."""
     ck = str(tmp_path / "ck")
     proc = torchrun(["--dataroot", pairs, "--name", "t", "--checkpoints_dir", ck, *bicycle.TINY, "--display_id", "0",
-                     "--niter", "1", "--niter_decay", "0", "--seed", "1"])
+                     "--niter", "1", "--niter_decay", "0", "--seed", "1", "--batch_size", "3"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stderr.count("2 processes: parameters identical across ranks") == 1, proc.stderr[-3000:]
     state = read_checkpoint(os.path.join(ck, "t", "latest_train_state.pth"))["run"]

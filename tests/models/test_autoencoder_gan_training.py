@@ -102,8 +102,11 @@ def test_trains_at_batch_1_and_3_and_stops_at_max_iter(data, tmp_path, monkeypat
     run = ck / "run"
     state = read_checkpoint(str(run / "latest_train_state.pth"))
     assert [s["last_epoch"] for s in state["model"]["schedulers"]] == [2, 2]          # stopped at --max_iter
-    assert state["run"]["position"]["batches_done"] == 2
-    assert state["run"]["position"]["total_steps"] == {1: 2, 3: 5}[batch_size]          # batch 3: 3 + 2 samples
+    # (epoch, its batches, samples): batch 3 makes one batch of the 5 images per epoch, the authors' drop_last
+    # leaving out the last 2
+    position = state["run"]["position"]
+    assert (position["epoch"], position["batches_done"], position["total_steps"]) == {1: (1, 2, 2),
+                                                                                        3: (2, 1, 6)}[batch_size]
     assert sorted(p.name for p in run.glob("*.pth")) == sorted(
         [f"latest_net_{n}.pth" for n in NETS] + ["latest_train_state.pth"])             # nothing after --max_iter
     # every loss, finite, in the log and the history

@@ -19,7 +19,8 @@ from models.networks import define_D, define_E, define_latent_G
 from options.test_options import TestOptions
 from options.train_options import TrainOptions
 from util.cli import run_cli
-from util.errors import OptionError, UserError
+from util.checkpoint import read_checkpoint
+from util.errors import DataError, OptionError, UserError
 from util.seed import seed_all
 
 FIXTURE = os.path.join(os.path.dirname(__file__), os.pardir, "fixtures", "bicyclegan")
@@ -266,16 +267,28 @@ def test_variants_drop_the_other_cycle(pairs, tmp_path):
     assert set(same.losses) == {"G_GAN", "G_GAN2", "G_L1", "kl", "z_L1", "D", "D2"}
 
 
-@pytest.mark.parametrize("batch_size", ["1", "2", "3"])
-def test_train_py_trains_any_batch_size_and_test_py_reads_it(pairs, tmp_path, batch_size):
+@pytest.mark.parametrize("batch_size, trained", [(1, 5), (2, 4), (3, 3)])
+def test_train_py_trains_any_batch_size_and_test_py_reads_it(pairs, tmp_path, batch_size, trained):
+    """Of the 5 pairs, an epoch trains the full batches only, as the authors' train.py (a last, shorter batch is
+    left out)."""
     ck = str(tmp_path / "ck")
     common = ["--dataroot", pairs, "--name", "b", "--checkpoints_dir", ck, *TINY]
     assert run_cli(train_script.main, [*common, "--display_id", "0", "--no_html", "--niter", "1", "--niter_decay",
-                                       "0", "--batch_size", batch_size, "--seed", "0"]) == 0
+                                       "0", "--batch_size", str(batch_size), "--seed", "0"]) == 0
     assert {f"latest_net_{n}.pth" for n in ("G", "E", "D", "D2")} <= set(os.listdir(os.path.join(ck, "b")))
+    position = read_checkpoint(os.path.join(ck, "b", "latest_train_state.pth"))["run"]["position"]
+    assert (position["epoch"], position["total_steps"]) == (2, trained)
     shutil.copytree(os.path.join(pairs, "train"), os.path.join(pairs, "val"))
     assert run_cli(test_script.main, [*common, "--results_dir", str(tmp_path / "res"), "--n_samples", "2"]) == 0
     assert len(os.listdir(tmp_path / "res" / "val" / "images")) == 5 * 5
+
+
+def test_a_data_set_without_a_full_batch_fails_in_one_line(pairs, tmp_path):
+    with pytest.raises(DataError, match=r"5 training items, fewer than --batch_size 6; --model bicycle_gan trains on "
+                                        r"full batches only, as its authors: lower --batch_size"):
+        train_script.main(["--dataroot", pairs, "--name", "b", "--checkpoints_dir", str(tmp_path / "ck"), *TINY,
+                           "--display_id", "0", "--batch_size", "6"])
+    assert not os.path.exists(tmp_path / "ck")
 
 
 @pytest.mark.parametrize("flags, message", [
