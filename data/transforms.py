@@ -123,6 +123,13 @@ def with_channels(img: Image.Image, nc: int) -> Image.Image:
     return img.convert("L") if nc == 1 else img
 
 
+def luma(image: torch.Tensor) -> torch.Tensor:
+    """(..., 3, H, W) in [-1, 1] -> (..., 1, H, W): 0.299 R + 0.587 G + 0.114 B in float, of the resized, cropped,
+    flipped and scaled picture, as the InstaGAN reference turns its `unaligned_seg` inputs grey (`with_channels` is
+    pytorch-CycleGAN-and-pix2pix's grey)."""
+    return (image[..., 0, :, :] * 0.299 + image[..., 1, :, :] * 0.587 + image[..., 2, :, :] * 0.114).unsqueeze(-3)
+
+
 def image_to_tensor(img: Image.Image) -> torch.Tensor:
     """An RGB or grey ('L') picture as a (3 or 1, H, W) tensor in [-1, 1]."""
     t = normalise(np.asarray(img))

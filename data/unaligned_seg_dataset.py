@@ -19,7 +19,7 @@ from PIL import Image
 from data import register_dataset
 from data.base_dataset import BaseDataset
 from data.image_folder import as_picture, decode, is_image_file, list_images, load_image, read_size, require_dir
-from data.transforms import RESAMPLE, apply, draw_params, image_to_tensor, normalise, with_channels
+from data.transforms import RESAMPLE, apply, draw_params, image_to_tensor, luma, normalise
 from data.unaligned_dataset import UnalignedDataset
 from util.errors import DataError, OptionError
 from util.log import logger
@@ -143,7 +143,9 @@ class UnalignedSegDataset(UnalignedDataset):
         """
         img = load_image(path, "RGB")
         params = draw_params(self.opt, img.size, path)
-        image = image_to_tensor(apply(with_channels(img, nc), params))
+        image = image_to_tensor(apply(img, params))
+        if nc == 1:
+            image = luma(image)
         masks = [load_mask(p) for p in self.masks[path]]
         if len(masks) > self.opt.max_instances:
             areas = np.stack([np.asarray(m) for m in masks]).reshape(len(masks), -1).sum(axis=1, dtype=np.int64)

@@ -39,7 +39,7 @@ from PIL import Image
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from data.transforms import RESAMPLE, image_to_tensor, normalise, with_channels
+from data.transforms import RESAMPLE, image_to_tensor, luma, normalise
 from models import create_model
 from models.run_state import load_label
 from options.test_options import TestOptions
@@ -122,8 +122,10 @@ def model_input(frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], opt: 
     by default, as its data), in [-1, 1], the --ins_max largest masks in the first slots; the other domain's
     side is an empty batch, so the model translates the frames only."""
     size = (opt.fineSizeW, opt.fineSizeH)
-    images = torch.stack([image_to_tensor(with_channels(Image.fromarray(frame), opt.input_nc).resize(
-        size, Image.Resampling.BICUBIC)) for frame in frames])
+    images = torch.stack([image_to_tensor(Image.fromarray(frame).resize(size, Image.Resampling.BICUBIC))
+                          for frame in frames])
+    if opt.input_nc == 1:
+        images = luma(images)
     segs = torch.full((len(frames), opt.ins_max, opt.fineSizeH, opt.fineSizeW), -1.0)
     for i, found in enumerate(masks):
         found = found[: opt.ins_max]
