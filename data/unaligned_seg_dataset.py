@@ -1,8 +1,10 @@
 """Unpaired domains with instance masks (InstaGAN's data).
 
 Layout: `{dataroot}/{phase}A/NAME.ext` and `{dataroot}/{phase}A_seg/NAME_k.ext`, one binary mask per
-instance (k an integer), the same for B. Each item holds `ins_max` mask slots for InstaGAN (else
-`max_instances`): the masks in the numeric order of k fill the first slots, the rest are all -1 ("empty").
+instance (k an integer), the same for B. Each item holds `max_instances` mask slots, laid out as the reference
+reads them: mask k in slot k, the other slots all -1 ("empty"), so that the model's choice of the largest masks
+(`models.masks.select_masks`) breaks ties as the reference's. An image with a mask numbered from `max_instances` on
+(which the reference would not read) has its `max_instances` largest masks, in the order of k, in the first slots.
 """
 from __future__ import annotations
 
@@ -36,8 +38,8 @@ def _image_key(path: str, folder: str) -> str:
     return _key(os.path.splitext(path)[0], folder)
 
 
-def scan_masks(seg_dir: str) -> tuple[dict[str, list[str]], list[str]]:
-    """Mask paths per image key, in the numeric order of their `_k` suffix, and the image files without such a
+def scan_masks(seg_dir: str) -> tuple[dict[str, list[tuple[int, str]]], list[str]]:
+    """(k, mask path) per image key, in the numeric order of their `_k` suffix, and the image files without such a
     suffix (which belong to no image, and are reported as such), from one listing of the folder."""
     found: dict[str, list[tuple[int, str]]] = defaultdict(list)
     unnamed: list[str] = []
@@ -49,14 +51,14 @@ def scan_masks(seg_dir: str) -> tuple[dict[str, list[str]], list[str]]:
                 found[owner].append((int(match["k"]), os.path.join(root, name)))
             else:
                 unnamed.append(os.path.join(root, name))
-    return {key: [p for _, p in sorted(masks)] for key, masks in found.items()}, unnamed
+    return {key: sorted(masks) for key, masks in found.items()}, unnamed
 
 
-def warn_unmatched(domain: str, seg_dir: str, index: dict[str, list[str]], unnamed: list[str],
+def warn_unmatched(domain: str, seg_dir: str, index: dict[str, list[tuple[int, str]]], unnamed: list[str],
                    image_keys: set[str]) -> None:
     """One warning per domain for the mask files that belong to no image: a naming slip would otherwise drop
     those instances silently, or all of the domain's when not a single mask matches."""
-    unmatched = sorted(unnamed + [p for key, masks in index.items() if key not in image_keys for p in masks])
+    unmatched = sorted(unnamed + [p for key, masks in index.items() if key not in image_keys for _, p in masks])
     if not unmatched:
         return
     rule = "the masks of an image NAME.ext must be named NAME_k.ext (k = 0, 1, ...)"
@@ -118,14 +120,14 @@ class UnalignedSegDataset(UnalignedDataset):
 
     def __init__(self, opt: argparse.Namespace) -> None:
         super().__init__(opt)
-        self.masks: dict[str, list[str]] = {}
+        self.masks: dict[str, list[tuple[int, str]]] = {}     # image path -> (k, mask path), in the order of k
         for domain, folder, paths in (("A", self.dir_A, self.A_paths), ("B", self.dir_B, self.B_paths)):
             seg_dir = self.folder(opt.phase + domain + "_seg")
             require_dir(seg_dir, f"mask folder of domain {domain}")
             index, unnamed = scan_masks(seg_dir)
             for path in paths:
                 self.masks[path] = index.get(_image_key(path, folder), [])
-                check_mask_sizes(path, self.masks[path])
+                check_mask_sizes(path, [mask for _, mask in self.masks[path]])
             # the masks of images left out by --max_dataset_size do have an image
             listed = paths if math.isinf(opt.max_dataset_size) else list_images(folder)
             warn_unmatched(domain, seg_dir, index, unnamed, {_image_key(p, folder) for p in listed})
@@ -136,30 +138,24 @@ class UnalignedSegDataset(UnalignedDataset):
                            len(cut), opt.max_instances, cut[0], len(self.masks[cut[0]]), opt.max_instances)
 
     def load_with_masks(self, path: str, nc: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The image and its mask slots under one draw of crop and flip.
-
-        A model that uses only the `--ins_max` largest instances gets only those (largest after the crop, as
-        `models.masks.select_masks` ranks them), so no time goes into slots it would throw away.
-        """
+        """The image (C, H, W) and its `max_instances` mask slots (slots, H, W) under one draw of crop and flip."""
         img = load_image(path, "RGB")
         params = draw_params(self.opt, img.size, path)
         image = image_to_tensor(apply(img, params))
         if nc == 1:
             image = luma(image)
-        masks = [load_mask(p) for p in self.masks[path]]
-        if len(masks) > self.opt.max_instances:
-            areas = np.stack([np.asarray(m) for m in masks]).reshape(len(masks), -1).sum(axis=1, dtype=np.int64)
-            keep = np.sort(np.argsort(-areas, kind="stable")[: self.opt.max_instances])
-            masks = [masks[i] for i in keep]
-        slots = getattr(self.opt, "ins_max", self.opt.max_instances)
+        slots = self.opt.max_instances
+        numbers = [k for k, _ in self.masks[path]]
+        masks = [load_mask(p) for _, p in self.masks[path]]
+        if numbers and numbers[-1] >= slots:          # not the reference's layout: the largest, in the first slots
+            if len(masks) > slots:
+                areas = np.stack([np.asarray(m) for m in masks]).reshape(len(masks), -1).sum(axis=1, dtype=np.int64)
+                masks = [masks[i] for i in np.sort(np.argsort(-areas, kind="stable")[:slots])]
+            numbers = list(range(len(masks)))
         segs = torch.full((slots, *image.shape[1:]), -1.0)
         if masks:
             resample = RESAMPLE[self.opt.mask_resize]
-            found = normalise(np.stack([np.asarray(apply(m, params, resample)) for m in masks]))
-            if len(found) > slots:
-                keep = found.mean(dim=(1, 2)).topk(slots).indices.sort().values
-                found = found[keep]
-            segs[: len(found)] = found
+            segs[numbers] = normalise(np.stack([np.asarray(apply(m, params, resample)) for m in masks]))
         return image, segs
 
     def __getitem__(self, index: int) -> dict:

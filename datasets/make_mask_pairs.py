@@ -53,7 +53,7 @@ def write_pairs(image_dir: str, seg_dir: str, out_dir: Path) -> tuple[int, int]:
     written = without = 0
     for path in tqdm(list_images(image_dir), desc=out_dir.name, unit="img", disable=None):
         key = os.path.normpath(os.path.relpath(os.path.splitext(path)[0], image_dir))
-        mask_paths = index.get(key, [])
+        mask_paths = [mask for _, mask in index.get(key, [])]
         check_mask_sizes(path, mask_paths)
         target = out_dir / f"{key}.png"
         target.parent.mkdir(parents=True, exist_ok=True)

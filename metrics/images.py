@@ -70,7 +70,7 @@ def real_masks(folder: str, images: Sequence[Path]) -> list[torch.Tensor]:
         key = os.path.normpath(os.path.relpath(os.path.splitext(path)[0], folder))
         width, height = read_size(str(path))
         union = torch.zeros(height, width)
-        for mask_path in index.get(key, []):
+        for _, mask_path in index.get(key, []):
             union = torch.maximum(union, read_mask(mask_path))
         merged.append(union)
     return merged

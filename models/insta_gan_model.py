@@ -100,8 +100,9 @@ class InstaGANModel(BaseModel):
         a, b = ("A", "B") if self.opt.direction == "AtoB" else ("B", "A")
         self.real_A_img = data[a].to(self.device)
         self.real_B_img = data[b].to(self.device)
-        self.real_A_segs = select_masks(data[a + "_segs"].to(self.device), self.opt.ins_max, self.opt.set_order)
-        self.real_B_segs = select_masks(data[b + "_segs"].to(self.device), self.opt.ins_max, self.opt.set_order)
+        # chosen on the CPU, as the reference (the same ranking on every device)
+        self.real_A_segs = select_masks(data[a + "_segs"].cpu(), self.opt.ins_max, self.opt.set_order).to(self.device)
+        self.real_B_segs = select_masks(data[b + "_segs"].cpu(), self.opt.ins_max, self.opt.set_order).to(self.device)
         self.image_paths = data[a + "_paths"]
 
     def _start(self) -> tuple[SetTranslation, SetTranslation]:

@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from data.unaligned_seg_dataset import UnalignedSegDataset
+from models.masks import nonempty
 from tests.data.helpers import make_opt, random_rgb, rect_mask, save, write_domain
 from util.errors import DataError, OptionError
 
@@ -257,21 +258,23 @@ def test_preprocessing_matches_reference_parity_visuals():
                 assert np.abs(pixels - expected).max() <= 1, file
 
 
-def test_ins_max_slots_hold_what_select_masks_would_keep(tmp_path):
-    """With --ins_max the item carries only that many slots: the largest after the crop, in file order, so the
-    model's selection is the same as from all slots."""
-    from models.masks import select_masks
-
+def test_mask_k_fills_slot_k_as_the_reference_reads_them(tmp_path):
+    """--max_instances slots, mask k in slot k (gaps stay empty), so the model ranks them as the reference; an image
+    with a mask numbered from --max_instances on (the reference would not read it) has its largest masks, in the
+    order of k, in the first slots."""
     masks = [rect_mask(H, W, 0, 0, h, W) for h in (2, 8, 3, 6, 5)]
-    write_domain(tmp_path, "train", "A", {"x": masks})
+    write_domain(tmp_path, "train", "A", {"x": [masks[0], None, masks[1], None, None, masks[2]],
+                                          "z": [masks[0], masks[1], masks[2], masks[3], masks[4]]})
     write_domain(tmp_path, "train", "B", {"y": masks[:1]})
-    torch.manual_seed(0)
-    all_slots = _dataset(tmp_path)[0]["A_segs"]
-    torch.manual_seed(0)
-    item = _dataset(tmp_path, ins_max=3)[0]
-    assert item["A_segs"].shape == item["B_segs"].shape == (3, 16, 12)
-    torch.testing.assert_close(item["A_segs"], all_slots[[1, 3, 4]], rtol=0, atol=0)
-    torch.testing.assert_close(select_masks(item["A_segs"][None], 3), select_masks(all_slots[None], 3), rtol=0, atol=0)
+    loaded = [_as_slot(m) for m in masks]
+    x, z = (_exact(tmp_path, max_instances=6)[i]["A_segs"] for i in (0, 1))
+    assert x.shape == z.shape == (6, H, W)
+    assert [torch.equal(x[k], loaded[i]) for k, i in ((0, 0), (2, 1), (5, 2))] == [True] * 3
+    assert not nonempty(x[None])[0, [1, 3, 4]].any()
+    assert torch.equal(z[:5], torch.stack(loaded)) and not nonempty(z[None])[0, 5]
+    x, z = (_exact(tmp_path, max_instances=3)[i]["A_segs"] for i in (0, 1))   # x_5 and z_3, z_4: not its layout
+    assert torch.equal(x, torch.stack(loaded[:3]))
+    assert torch.equal(z, torch.stack([loaded[1], loaded[3], loaded[4]]))  # the 3 largest of 5, in the order of k
 
 
 @pytest.mark.parametrize("mode", ["scale_width", "scale_width_and_crop", "none"])

@@ -26,6 +26,25 @@ def test_nonempty_and_select_decreasing():
     assert padded.shape[1] == 6 and not nonempty(padded)[0, 3:].any()
 
 
+def test_select_decreasing_ranks_equal_areas_as_the_reference():
+    """The reference ranks each sample's 20 slots by `segs.mean(-1).mean(-1)` and `topk`: two masks of the same
+    pixels in other places have equal means by its arithmetic (here, not by a mean over both axes at once), and
+    topk then orders them its own way; a batch is ranked as each of its samples alone."""
+    g = torch.Generator().manual_seed(2)
+    soft = torch.rand(16, 12, generator=g) * 2 - 1
+    shuffled = soft.flatten()[torch.randperm(16 * 12, generator=g)].view(16, 12)
+    segs = torch.full((3, 20, 16, 12), -1.0)
+    segs[0, :2] = torch.stack([soft, shuffled])
+    segs[1, [0, 2, 5, 7]] = slot(16, 12, (0, 4, 0, 4))          # four equal squares, mask k in slot k
+    segs[1, 5, :4, :4] = -1
+    segs[1, 5, 8:12, 4:8] = 1
+    segs[2, [3, 4]] = torch.stack([soft, shuffled])
+    for k in (1, 2, 4):
+        reference = torch.stack([sample[sample.mean(-1).mean(-1).topk(k)[1]] for sample in segs])
+        assert torch.equal(select_masks(segs, k), reference)
+    assert not torch.equal(segs[0].mean(dim=(-2, -1)).topk(2)[1], segs[0].mean(-1).mean(-1).topk(2)[1])
+
+
 def test_select_random_keeps_instances_and_puts_empties_last():
     segs = torch.stack([slot(4, 4, (0, 1, 0, 1)), slot(4, 4), slot(4, 4, (0, 4, 0, 4)), slot(4, 4, (0, 2, 0, 2))])[None]
     seen = set()
