@@ -30,9 +30,9 @@ def select_masks(segs: torch.Tensor, k: int, order: str = "decreasing",
     """
     if segs.shape[1] < k:
         segs = torch.cat([segs, empty_like_slots(segs, k - segs.shape[1])], 1)
-    # (B, K), the reference's arithmetic and ranking (its rounding and its order of equal areas); an empty slot has
-    # the smallest value, -1
-    area = segs.mean(-1).mean(-1)
+    # (B, K) areas with the reference's arithmetic (its rounding, so its order of equal areas): of the masks in
+    # decreasing order, of their [0, 2] forms in random order; an empty slot has the smallest
+    area = (segs + 1 if order == "random" else segs).mean(-1).mean(-1)
     idx = area.topk(k, dim=1).indices                      # (B, k), decreasing area
     if order == "random":
         present = torch.gather(nonempty(segs), 1, idx)
