@@ -155,7 +155,7 @@ class UnalignedSegDataset(UnalignedDataset):
         segs = torch.full((slots, *image.shape[1:]), -1.0)
         if masks:
             resample = RESAMPLE[self.opt.mask_resize]
-            segs[numbers] = normalise(np.stack([np.asarray(apply(m, params, resample)) for m in masks]))
+            segs[numbers] = normalise(np.stack([np.asarray(apply(m, params, resample)) for m in masks])).to(segs.dtype)
         return image, segs
 
     def __getitem__(self, index: int) -> dict:
