@@ -51,7 +51,7 @@ def create_dataloader(opt, full_batches: bool = False) -> DataLoader:
     else:
         loader = DataLoader(dataset, batch_size=opt.batch_size, shuffle=not opt.serial_batches, **workers,
                             generator=torch.Generator().manual_seed(opt.seed))
-    if len(loader) == 0:
+    if full_batches and len(loader) == 0:           # only a dropped last batch leaves a data set without one
         each = f" ({len(loader.sampler)} per process)" if distributed.is_distributed() else ""
         raise DataError(f"{opt.dataroot}: {len(dataset)} training items{each}, fewer than --batch_size "
                         f"{opt.batch_size}; --model {opt.model} trains on full batches only, as its authors: lower "
