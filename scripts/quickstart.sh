@@ -2,7 +2,7 @@
 # The README's main command: InstaGAN turns disks into squares on the built-in Shapes data set, on a CPU.
 # Makes the data set (or checks it), trains (a progress bar shows the time left), translates the test images,
 # scores them (scripts/evaluate_shapes.py) and prints where the result page is. Extra flags go to train.py.
-# About 25-27 minutes on a 2-core Xeon or AMD EPYC with bf16 arithmetic, 47-57 on an older 2-core EPYC (7000 images
+# About 25-35 minutes on a 2-core Xeon or AMD EPYC with bf16 arithmetic, 47-57 on an older 2-core EPYC (7000 images
 # in batches of 4), 11.5 an epoch (of 7) on a 2-core Xeon without bf16 arithmetic (fp32); the figures it reached are
 # in the README.
 # --amp (bfloat16) only where the CPU computes bf16 natively: emulated, it halves the speed.

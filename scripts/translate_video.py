@@ -139,11 +139,15 @@ def model_input(frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], opt: 
 
 
 def translate(model, frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], opt) -> list[np.ndarray]:
-    """The translated frames, each at its input's size."""
+    """The translated frames, each at its input's size. A frame without instances is InstaGAN's identity: it
+    comes back as it was (grey for a grey model), not through the network's size and back."""
     model.set_input(model_input(frames, masks, opt))
     model.test()
     out = []
-    for frame, fake in zip(frames, model.fake_B_img):
+    for frame, found, fake in zip(frames, masks, model.fake_B_img):
+        if not len(found):
+            out.append(frame if opt.input_nc == 3 else tensor2im(luma(image_to_tensor(Image.fromarray(frame)))))
+            continue
         picture = Image.fromarray(tensor2im(fake))
         size = (frame.shape[1], frame.shape[0])
         out.append(np.asarray(picture if picture.size == size else picture.resize(size, Image.Resampling.BICUBIC)))

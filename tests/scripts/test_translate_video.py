@@ -9,7 +9,8 @@ from PIL import Image
 
 import test as test_script
 from scripts.predict_masks import main as predict_main
-from scripts.translate_video import COLOURS, main
+from models import create_model
+from scripts.translate_video import COLOURS, main, parse_args, translate as translate_frames
 from tests.scripts import test_predict_masks
 from tests.scripts.test_predict_masks import FAST, NET, PARITY, sheep_weights
 from util.cli import run_cli
@@ -82,6 +83,24 @@ def test_video_keeps_count_size_rate_and_each_frame_is_translated_as_alone(tmp_p
         alone = np.asarray(Image.open(results / "tinyparity" / "test_latest" / "images" / f"frame{i}_fake_B_img.png"))
         assert np.abs(alone.astype(int) - pngs[i].astype(int)).max() <= 1
     assert np.abs(pngs[1].astype(int) - pngs[4].astype(int)).mean() > 10     # frames that do differ
+
+
+def test_a_frame_without_instances_comes_back_as_it_was(tmp_path, weights):
+    """InstaGAN's identity, at the frame's own size (not through the network's 64x48 and back), grey for a grey
+    model; a frame with an instance is translated at its own size."""
+    _, opt = parse_args([str(tmp_path / "v.mp4"), *PARITY, *maskrcnn(weights)])
+    model = create_model(opt)
+    model.setup()
+    frames = moving_disks(2, 70, 50)
+    disk = np.all(frames[1] != 90, axis=-1)[None]
+    out = translate_frames(model, frames, [np.zeros((0, 70, 50), bool), disk], opt)
+    assert np.array_equal(out[0], frames[0])
+    assert out[1].shape == frames[1].shape and np.abs(out[1].astype(int) - frames[1]).mean() > 1
+    opt.input_nc = opt.output_nc = 1                   # no step runs the generator: its channels do not matter
+    grey = translate_frames(model, frames[:1], [np.zeros((0, 70, 50), bool)], opt)[0]
+    luma = frames[0].astype(float) @ [0.299, 0.587, 0.114]
+    assert grey.shape == frames[0].shape and (grey == grey[..., :1]).all()
+    assert np.abs(grey[..., 0] - luma).max() <= 1
 
 
 def test_folder_of_frames_with_the_pix2pix_predictor_to_a_gif(tmp_path, checkpoints):
