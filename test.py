@@ -1,7 +1,8 @@
 """Translate test images with trained generators and write an HTML page of the results.
 
 `python test.py --dataroot DATA --name NAME --model insta_gan [flags]` writes
-`RESULTS_DIR/NAME/{phase}_{epoch}/index.html` and `images/{name}_{visual}.png`.
+`RESULTS_DIR/NAME/{phase}_{epoch}/index.html` (`_iter{N}` after it with --load_iter; BicycleGAN: the authors'
+`RESULTS_DIR/{phase}[_sync]/`) and `images/{name}_{visual}.png`.
 `python test.py --config CONFIG --checkpoint gen_XXXXXXXX.pt --input IMAGE --a2b 1 --output_folder OUT` is the
 authors' MUNIT/UNIT interface (models/single_image_test.py).
 """

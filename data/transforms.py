@@ -68,9 +68,9 @@ def draw_params(opt: argparse.Namespace, size: tuple[int, int], path: str,
                 python_random: bool = False) -> JointParams:
     """Draw the crop offset and flip for a picture of `size` (width, height) read from `path`; the offset is drawn
     within the resized picture (for scale_width_and_crop, pytorch-CycleGAN-and-pix2pix's range: 0 to
-    max(0, load * h // w - crop) down), or is its centre with BicycleGAN's --center_crop (as torchvision's
-    CenterCrop). The shorter_side modes resize bilinearly, as torchvision's Resize; the others bicubically, as
-    pytorch-CycleGAN-and-pix2pix and InstaGAN.
+    max(0, load * h // w - crop) down), or is its centre with BicycleGAN's --center_crop and for the held-out split
+    of --eval_freq (as torchvision's CenterCrop). The shorter_side modes resize bilinearly, as torchvision's Resize;
+    the others bicubically, as pytorch-CycleGAN-and-pix2pix and InstaGAN.
 
     The draws are torchvision's (RandomCrop, then RandomHorizontalFlip: torch's generator, nothing for a crop of
     the whole picture), or with `python_random` those of pytorch-CycleGAN-and-pix2pix's paired data (get_params:
@@ -90,7 +90,7 @@ def draw_params(opt: argparse.Namespace, size: tuple[int, int], path: str,
     if mode in CROPPING:
         if th > h or tw > w:
             raise DataError(f"{path}: {w}x{h} (WxH) is smaller than the crop --fineSizeW/H {tw}x{th}")
-        if getattr(opt, "center_crop", False):      # BicycleGAN's
+        if getattr(opt, "center_crop", False):      # BicycleGAN's; --eval_freq's held-out split
             top, left = round((h - th) / 2), round((w - tw) / 2)
         elif not python_random:
             top, left = (0, 0) if (h, w) == (th, tw) else (int(torch.randint(0, h - th + 1, size=(1,))),

@@ -126,8 +126,11 @@ class UnalignedSegDataset(UnalignedDataset):
             require_dir(seg_dir, f"mask folder of domain {domain}")
             index, unnamed = scan_masks(seg_dir)
             for path in paths:
-                self.masks[path] = index.get(_image_key(path, folder), [])
-                check_mask_sizes(path, [mask for _, mask in self.masks[path]])
+                self.masks[path] = masks = index.get(_image_key(path, folder), [])
+                twins = next(((p, q, k) for (k, p), (j, q) in zip(masks, masks[1:]) if k == j), None)
+                if twins:                          # mask k goes to slot k: one of them would be lost
+                    raise DataError(f"{twins[0]} and {twins[1]} are both mask {twins[2]} of {path}: rename one")
+                check_mask_sizes(path, [mask for _, mask in masks])
             # the masks of images left out by --max_dataset_size do have an image
             listed = paths if math.isinf(opt.max_dataset_size) else list_images(folder)
             warn_unmatched(domain, seg_dir, index, unnamed, {_image_key(p, folder) for p in listed})

@@ -3,11 +3,11 @@ score it with the chosen metrics (as scripts/evaluate.py scores test.py's files)
 and keep the best checkpoint as `best_net_*.pth` with `best_train_state.pth`, whose training state (like every later
 one) holds the best score so far, so that a resumed run goes on comparing with it.
 
-The held-out images are translated as test.py translates them (in order, resized to --fineSizeH x --fineSizeW, not
-flipped; the model's `translate_held_out`) and turned into pixels as test.py saves them. The real target images are
-DATA/{eval_phase}B (or A), or where the data are paired and no such folder exists (pix2pix's DATA/val/), the
-pairs' own. The global random states and the networks' buffers are restored afterwards: a run with --eval_freq
-trains exactly as one without."""
+The held-out images are translated as test.py translates them (in order, not flipped, resized to --fineSizeH x
+--fineSizeW or cropped at the centre: `held_out_options`; the model's `translate_held_out`) and turned into pixels
+as test.py saves them. The real target images are DATA/{eval_phase}B (or A), or where the data are paired and no
+such folder exists (pix2pix's DATA/val/), the pairs' own. The global random states and the networks' buffers
+are restored afterwards: a run with --eval_freq trains exactly as one without."""
 from __future__ import annotations
 
 import argparse
@@ -81,18 +81,24 @@ def better(metric: str, value: float, best: float | None) -> bool:
     return best is None or (value < best if metric in LOWER_IS_BETTER else value > best)
 
 
+def held_out_options(opt: argparse.Namespace) -> argparse.Namespace:
+    """The data options of the held-out split: test.py's (in order, not flipped), resized to the network's size
+    where the training resizes then crops, and cropped at the centre where it only crops, so that every evaluation
+    scores the same pixels."""
+    held_out = copy.copy(opt)
+    held_out.phase, held_out.isTrain, held_out.serial_batches, held_out.no_flip = opt.eval_phase, False, True, True
+    held_out.max_dataset_size, held_out.num_threads, held_out.center_crop = opt.eval_num, 0, True
+    held_out.resize_or_crop = {"resize_and_crop": "resize", "shorter_side_and_crop": "shorter_side"}.get(
+        opt.resize_or_crop, opt.resize_or_crop)
+    return held_out
+
+
 class HeldOutEvaluation:
     """The held-out split, the scores so far (`state`, saved in every training state) and their history."""
 
     def __init__(self, opt: argparse.Namespace, saved: dict | None, model) -> None:
         self.opt = opt
-        held_out = copy.copy(opt)
-        held_out.phase, held_out.isTrain, held_out.serial_batches, held_out.no_flip = opt.eval_phase, False, True, True
-        held_out.max_dataset_size, held_out.num_threads = opt.eval_num, 0
-        # as test.py is run: no random crop
-        held_out.resize_or_crop = {"resize_and_crop": "resize", "shorter_side_and_crop": "shorter_side"}.get(
-            opt.resize_or_crop, opt.resize_or_crop)
-        self.dataset = create_dataset(held_out)        # a missing or broken split fails now, before training
+        self.dataset = create_dataset(held_out_options(opt))   # a missing or broken split fails now, before training
         settings(opt).load_weights(opt.eval_metrics)   # and so does a weight file of the wrong kind
         with untouched(model):                     # the first batch now: a visual the model does not make fails here
             model.set_input(next(iter(self.loader())))

@@ -160,8 +160,8 @@ class AutoEncoderGANModel(BaseModel):
             p.add_argument("--gan_w", type=float, default=1.0, help="weight of the adversarial losses")
             p.add_argument("--recon_x_w", type=float, default=10.0, help="weight of the image reconstruction L1")
             p.add_argument("--vgg_w", type=float, default=0.0,
-                           help="weight of the VGG perceptual loss (needs --vgg_weights: VGG-16 in torchvision's key "
-                                "layout, taken with the authors' Caffe preprocessing)")
+                           help="weight of the VGG perceptual loss (needs --vgg_weights: the authors' vgg16.weight or "
+                                "VGG-16 in torchvision's key layout, taken with the authors' Caffe preprocessing)")
             p.add_argument("--dis_norm", type=str, default="none", choices=DIS_NORMS,
                            help="discriminators' norm (sn: spectral normalisation, one power iteration per call)")
             p.add_argument("--dis_activ", type=str, default="lrelu", choices=ACTIVATIONS,
@@ -222,7 +222,7 @@ class AutoEncoderGANModel(BaseModel):
     @classmethod
     def validate_options(cls, opt: argparse.Namespace) -> None:
         if opt.dataset_mode not in ("unaligned", "single"):
-            raise OptionError(f"--model {opt.model} needs --dataset_mode unaligned, got {opt.dataset_mode}")
+            raise OptionError(f"--model {opt.model} needs --dataset_mode unaligned (or single), got {opt.dataset_mode}")
         if opt.netG != cls.netG or DISCRIMINATORS[opt.netD].family != "ms_image":
             raise OptionError(f"--model {opt.model} needs --netG {cls.netG} and --netD ms_image")
         if opt.init_gain is None:    # the authors' weights_init: N(0, 0.02), gain sqrt(2) for xavier and orthogonal

@@ -228,8 +228,8 @@ class InstaGANModel(BaseModel):
     def _backward_D(self, D: torch.nn.Module, real_img: torch.Tensor, real_segs: torch.Tensor, s: Step | None,
                     pool: ImagePool, w_real: float | None, w_fake: float | None,
                     advance: tuple[int, int]) -> torch.Tensor | None:
-        """LSGAN discriminator loss on the real pair (full mask set) and a pooled fake pair; backpropagates it
-        (weighted by this process's shares, `_shares`) and returns it unweighted. A process without an active
+        """Discriminator loss (--gan_mode) on the real pair (full mask set) and a pooled fake pair; backpropagates
+        it (weighted by this process's shares, `_shares`) and returns it unweighted. A process without an active
         sample (`s` None, another process has some) still adds its real pairs' term and returns None.
         `advance`: (fake, real) spectral-norm moves, see `_shares`."""
         if s is None:

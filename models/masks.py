@@ -2,8 +2,9 @@
 
 A *mask set* is a tensor `(B, K, H, W)` in [-1, 1]: K slots per sample, each one instance mask with -1 for
 background and +1 for the instance (in-between values at resized edges). A slot is *empty* when no pixel is
-above -1; empty slots are placeholders and never reach a network. Slots are ordered as `select_masks` left
-them (largest instance first by default). Images are `(B, C, H, W)` in [-1, 1].
+above -1; empty slots are placeholders that the set networks skip (a generator passes them through
+unchanged). Slots are ordered as `select_masks` left them (largest instance first by default). Images are
+`(B, C, H, W)` in [-1, 1].
 """
 from __future__ import annotations
 

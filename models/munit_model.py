@@ -109,7 +109,7 @@ class MUNITModel(AutoEncoderGANModel):
         return torch.stack([torch.randn(k, d, 1, 1, generator=self.style_streams[source]) for _ in range(n)])
 
     def test_visuals(self, real: torch.Tensor, source: str) -> OrderedDict:
-        """real, then one translation per style: `fake_{target}` with --style, else `fake_{target}_{j:02d}`."""
+        """real, then one translation per style: `fake_{target}` with --style, else `fake_{target}_01`, `_02`, ..."""
         encoder, decoder = (self.netgen_a, self.netgen_b) if source == "A" else (self.netgen_b, self.netgen_a)
         target = "B" if source == "A" else "A"
         content = encoder(real)[0]

@@ -95,13 +95,11 @@ def save_networks(model, label: str | int) -> None:
 
 
 def load_networks(model, label: str | int, digests: dict[str, str] | None = None, saved_with: str = "") -> None:
-    """Load every network of checkpoint `label`; `digests` (from a training state) must match the files. Testing
-    needs the generators only (the authors released only those)."""
+    """Load every network of checkpoint `label`; `digests` (from a training state) must match the files. A test
+    model holds the generators only (the authors released only those)."""
     for name, net in model.networks().items():
         path = net_path(model.save_dir, label, name)
         if not os.path.isfile(path):
-            if not model.isTrain and name.startswith("D"):
-                continue
             raise UserError(f"checkpoint not found: {path}")
         state = read_checkpoint(path, model.device, digests[name] if digests else None, saved_with)
         load_state(unwrap(net), state, path, model.architecture_flags)

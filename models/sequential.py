@@ -1,17 +1,18 @@
 """Sequential mini-batch translation (Section 2.3, Eq. 8-10), written once for training and inference.
 
-The mask set a = a_1 u ... u a_M of every sample is cut into subsets of `ins_per` consecutive slots (the
-slots are already sorted, largest instance first). Step m translates the image left by step m-1 with the
-next subset:  (y'_m, b'_m) = G(y'_{m-1}, a_m),  x_1 = x.  The outputs are detached before the next step, so
+The mask set a = a_1 u ... u a_M of every sample is cut into subsets of `ins_per` consecutive slots (in the
+order `select_masks` left them: largest instance first by default). Step m translates the image left by step
+m-1 with the next subset:  (y'_m, b'_m) = G(y'_{m-1}, a_m),  x_1 = x.  The outputs are detached before the next step, so
 memory does not grow with the number of instances.
 
 A sample whose subset is empty at step m is *inactive*: its image is left unchanged and it takes no part in
-that step's losses. Only the active samples are gathered and translated, so every loss is the mean over
-active samples, exactly as if they had been run one by one.
+that step's losses. Only the active samples are gathered and translated, so every generator loss (and the
+discriminator's fake term) is the mean over active samples, exactly as if they had been run one by one; the
+discriminator's real term sees the whole batch.
 
 In training, the backward generator G' runs twice per step: on the translation (cycle) and on the input
-itself (identity, Eq. 5). Both are one call on the two stacked as a batch: instance norm and the set sums are
-per sample, so the outputs are those of two calls, for less time per sample.
+itself (identity, Eq. 5). With instance norm (`fold_identity`) both are one call on the two stacked as a batch:
+instance norm and the set sums are per sample, so the outputs are those of two calls, for less time per sample.
 """
 from __future__ import annotations
 

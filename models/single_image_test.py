@@ -11,7 +11,7 @@ normalize=True)` does. PNG by default (theirs: JPEG, `--format jpg`).
 
 The random styles equal the authors' for the same --seed: their test.py seeds torch, builds its trainer (whose
 module construction, two display codes and weight initialisation draw from that generator) and only then draws the
-styles; `replay_trainer_draws` makes the same draws in the same order.
+styles; `build_networks` makes the same draws in the same order.
 """
 from __future__ import annotations
 

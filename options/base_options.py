@@ -154,7 +154,7 @@ class BaseOptions:
         p.add_argument("--num_threads", "--nThreads", type=int, default=4, help="# data loading workers")
         p.add_argument("--checkpoints_dir", type=str, default="./checkpoints", help="models are saved here")
         p.add_argument("--norm", type=str, default="instance", choices=["instance", "batch", "none"],
-                       help="instance or batch normalization")
+                       help="instance, batch or no normalization")
         p.add_argument("--serial_batches", action="store_true",
                        help="take images in order (B paired with A by index) instead of shuffling")
         p.add_argument("--no_dropout", action="store_true", help="no dropout in the generator")

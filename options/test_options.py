@@ -1,4 +1,5 @@
-"""Options of test.py. Test runs take images in order, without cropping at random, flipping or visdom."""
+"""Options of test.py. Test runs take images in order, without flipping or visdom, and by default (no load size
+given) without a random crop."""
 import argparse
 
 from .base_options import BaseOptions

@@ -3,7 +3,7 @@
 # time): 200x200, ngf = ndf = 64, 9 blocks, ins_max 4, ins_per 2, training unless said otherwise.
 #   1 batch x precision:   --batch_size 1,4,8,16 x fp32,bf16 (the first row, batch 1 fp32, is the reference's)
 #   2 memory:              batch 1 fp32, --ins_max 2,8,16
-#   3 inference:           --mode test, batch 1 fp32 and the best batch/precision of stage 1
+#   3 inference:           --mode test, batch 1 and the best batch of stage 1 x fp32 and its best precision
 #   4 layout and compile:  the best of stage 1 with channels_last x compile
 # Each stage is one scripts/benchmark.py grid (a process per configuration) in RESULTS/N_stage/, rewritten after
 # every configuration, and cut at its share of BUDGET seconds (the rows done by then stay); RESULTS/benchmark_gpu.md

@@ -6,9 +6,10 @@
 
 n_samples + 1 codes z_0..z_n ~ N(0, I) are drawn once (from --seed) for all inputs; the walk goes z_0 -> z_1 ->
 ... -> z_n, --num_frames frames per leg, spherically interpolated (slerp), as the authors'. In every frame each
-input is a column (--align_mode vertical: a row) holding the input above its translation, --border white pixels
-around each image. Writes `--results_dir/morphing_video_seed{seed:04d}_fps{fps}.{format}` and the frames as PNGs in
-`frames_seed{seed:04d}/`. The model flags are test.py's (the networks as trained); the encoder is not used.
+input is a column holding the input above its translation (--align_mode vertical: a row, the input on the left),
+each image with --border white pixels above and to its left, as the authors'. Writes
+`--results_dir/morphing_video_seed{seed:04d}_fps{fps}.{format}` and the frames as PNGs in `frames_seed{seed:04d}/`.
+The model flags are test.py's (the networks as trained); the encoder is not used.
 """
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, argparse
     p.add_argument("--seed", type=int, default=50, help="draws the codes")
     p.add_argument("--align_mode", default="horizontal", choices=["horizontal", "vertical"],
                    help="inputs side by side (horizontal) or stacked (vertical)")
-    p.add_argument("--border", type=int, default=0, help="white pixels around each image")
+    p.add_argument("--border", type=int, default=0, help="white pixels above and left of each image")
     p.add_argument("--format", default="mp4", choices=["mp4", "gif", "webm"], help="video container")
     args, rest = p.parse_known_args(argv)
     for name, low in (("num_frames", 1), ("n_samples", 1), ("border", 0), ("seed", 0)):

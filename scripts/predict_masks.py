@@ -13,7 +13,7 @@ one 0/255 mask per predicted instance, largest first (k = 0, 1, ...), so that
 `test.py --model insta_gan --dataroot DATA` runs on them.
 
 --predictor maskrcnn (util/maskrcnn.py): one mask per detection of --category (COCO names, e.g. sheep or
-sheep,cow) scoring at least --score_thresh, its soft mask cut at --mask_thresh; masks smaller than --min_area
+sheep,cow) scoring above --score_thresh, its soft mask cut at --mask_thresh; masks smaller than --min_area
 pixels are dropped and the --max_instances largest kept. The weights are torchvision's COCO file, from --weights
 or torchvision's cache ($TORCH_HOME/hub/checkpoints); nothing is downloaded. Photos go through the network
 --batch_size at a time, on the GPU of --gpu_ids when there is one.

@@ -118,9 +118,10 @@ def mask_predictor(args: argparse.Namespace, opt: argparse.Namespace, device: to
 
 
 def model_input(frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], opt: argparse.Namespace) -> dict:
-    """A batch as `unaligned_seg` gives it to InstaGAN: frames and masks resized to the network's size (bicubic
-    by default, as its data), in [-1, 1], the --ins_max largest masks in the first slots; the other domain's
-    side is an empty batch, so the model translates the frames only."""
+    """A batch for InstaGAN's `set_input`, as from `unaligned_seg`: frames and masks resized to the network's size
+    (bicubic by default, as its data), in [-1, 1]; the --ins_max largest masks (the predictors give them largest
+    first) in --ins_max slots, which `select_masks` ranks as it ranks the data's; the other domain's side is an
+    empty batch, so the model translates the frames only."""
     size = (opt.fineSizeW, opt.fineSizeH)
     images = torch.stack([image_to_tensor(Image.fromarray(frame).resize(size, Image.Resampling.BICUBIC))
                           for frame in frames])

@@ -3,6 +3,7 @@ one step of N processes with b samples each against one process with N*b samples
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -68,7 +69,7 @@ def test_torchrun_flag_mistake_is_named_once(tiny_data, tmp_path):
     """Every process parses the same flags; the first alone logs the mistake, every one exits with code 2."""
     proc = torchrun(["--dataroot", tiny_data, "--name", "bad", "--checkpoints_dir", str(tmp_path / "ck"), *TINY,
                      "--display_id", "0", "--ins_per", "0"])
-    assert proc.returncode != 0
+    assert proc.returncode != 0 and len(re.findall(r"exitcode\s*:\s*2\b", proc.stderr)) == 2, proc.stderr[-3000:]
     assert proc.stderr.count("--ins_per must be") == 1, proc.stderr[-3000:]
     assert not (tmp_path / "ck").exists()
 

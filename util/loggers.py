@@ -23,8 +23,9 @@ Visuals = Mapping[str, torch.Tensor]
 
 
 class RunLogger:
-    """The interface: `step` is the number of training samples seen (monotone, also across a resume), `epoch` the
-    fractional epoch (epoch + fraction done)."""
+    """The interface: `step` is the number of training samples seen (monotone, also across a resume), the axis to
+    compare by; `epoch` is, for losses, the current epoch E plus the fraction of it done (the reference's loss-plot
+    axis), for images the current epoch E, for scores the epoch E just finished."""
 
     name = ""
 

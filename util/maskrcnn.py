@@ -3,7 +3,7 @@ that have none.
 
 The weights are torchvision's COCO file, read from `--weights PATH` or from torchvision's own cache (where
 `torchvision.models.detection.maskrcnn_resnet50_fpn_v2(weights="COCO_V1")` downloads it); nothing is
-downloaded here. Detections of the chosen categories are kept when their score reaches `score_thresh`, their
+downloaded here. Detections of the chosen categories are kept when their score is above `score_thresh`, their
 soft masks are cut at `mask_thresh`, masks smaller than `min_area` pixels are dropped and the `max_instances`
 largest are returned, largest first: the order InstaGAN's sequential translation uses.
 """
@@ -72,7 +72,7 @@ def add_maskrcnn_flags(parser: argparse.ArgumentParser, max_instances: bool = Tr
                         f"{cached_weights()}")
     g.add_argument("--category", default=None,
                    help="the COCO category (or comma-separated categories) to mask, e.g. sheep or giraffe")
-    g.add_argument("--score_thresh", type=float, default=None, help="keep detections scoring at least this (0.5)")
+    g.add_argument("--score_thresh", type=float, default=None, help="keep detections scoring above this (0.5)")
     g.add_argument("--mask_thresh", type=float, default=None,
                    help="a pixel is in a detection's mask when its mask probability is above this (0.5)")
     if max_instances:
@@ -163,11 +163,11 @@ class MaskRCNNMasks:
 def select_instances(detections: dict[str, torch.Tensor], categories: Sequence[int], score_thresh: float,
                      mask_thresh: float, min_area: int, max_instances: int) -> np.ndarray:
     """The instance masks (N, H, W) bool of one image's detections (torchvision's dict: `labels` (D,),
-    `scores` (D,), `masks` (D, 1, H, W) in [0, 1]): those of `categories` scoring at least `score_thresh`,
-    cut at `mask_thresh`, with at least `min_area` pixels; the `max_instances` largest, largest first (equal
-    areas by score, as the detector ordered them)."""
+    `scores` (D,), `masks` (D, 1, H, W) in [0, 1]): those of `categories` scoring above `score_thresh` (as
+    torchvision's own filter, which runs first), cut at `mask_thresh`, with at least `min_area` pixels; the
+    `max_instances` largest, largest first (equal areas by score, as the detector ordered them)."""
     labels, scores, soft = detections["labels"], detections["scores"], detections["masks"]
-    wanted = torch.isin(labels, torch.as_tensor(list(categories), device=labels.device)) & (scores >= score_thresh)
+    wanted = torch.isin(labels, torch.as_tensor(list(categories), device=labels.device)) & (scores > score_thresh)
     index = wanted.nonzero().flatten()
     index = index[scores[index].argsort(descending=True, stable=True)]
     masks = soft[index, 0] > mask_thresh

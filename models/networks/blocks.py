@@ -134,14 +134,14 @@ def paste(generated: torch.Tensor, img: torch.Tensor, segs: torch.Tensor, segs_o
     return inside_out * generated + (1 - inside_out) * fill_holes(img, inside_in)
 
 
-def patch_layers(input_nc: int, ndf: int, n_layers: int, norm_layer: NormLayer, use_sn: bool = False,
+def patch_layers(input_nc: int, ndf: int, n_layers: int, norm_layer: NormLayer,
                  bias: bool | None = None) -> tuple[list[nn.Module], list[nn.Module]]:
     """PatchGAN (70x70 for n_layers=3) split as in the paper: the strided convs extract features, the last two
     (stride 1) classify. Returns (feature layers, classifier layers), built in that order; the classifier expects
-    the feature width. The convs before a norm layer have a bias unless it is a batch norm (`bias` given: as it
-    says)."""
-    features = patch_features(input_nc, ndf, n_layers, norm_layer, use_sn, bias)
-    return features, patch_classifier(ndf, n_layers, norm_layer, use_sn, bias)
+    the feature width. The convs before a norm layer have a bias only before an instance norm (`uses_bias`;
+    `bias` given: as it says)."""
+    features = patch_features(input_nc, ndf, n_layers, norm_layer, bias=bias)
+    return features, patch_classifier(ndf, n_layers, norm_layer, bias=bias)
 
 
 def patch_features(input_nc: int, ndf: int, n_layers: int, norm_layer: NormLayer, use_sn: bool = False,

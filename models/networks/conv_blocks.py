@@ -2,8 +2,8 @@
 
 A block is pad -> conv (with bias) -> norm -> activation. Its modules are registered (and, for the random draws
 of their default initialisation, created) in the authors' order: pad, norm, activation, conv. The keys are then
-`norm.*` before `conv.*`, and the same seed gives the same weights (models/munit_model.py relies on it to repeat the
-random styles of the authors' test.py).
+`norm.*` before `conv.*`, and the same seed gives the same weights (models/single_image_test.py relies on it to
+repeat the random styles of the authors' test.py).
 
 Norms: `in` InstanceNorm2d (no affine, no statistics), `ln` the authors' layer norm (below, not nn.LayerNorm),
 `adain` adaptive instance norm (parameters given per sample at run time), `bn`, `none`, and `sn`: no norm layer,

@@ -40,7 +40,6 @@ class AdaINGenerator(nn.Module):
     def __init__(self, input_dim: int, dim: int = 64, style_dim: int = 8, n_downsample: int = 2, n_res: int = 4,
                  mlp_dim: int = 256, activ: str = "relu", pad_type: str = "reflect"):
         super().__init__()
-        self.style_dim = style_dim
         self.enc_style = StyleEncoder(STYLE_DOWNSAMPLINGS, input_dim, dim, style_dim, activ, pad_type)
         self.enc_content = ContentEncoder(n_downsample, n_res, input_dim, dim, "in", activ, pad_type)
         self.dec = Decoder(n_downsample, n_res, self.enc_content.output_dim, input_dim, "adain", activ, pad_type)

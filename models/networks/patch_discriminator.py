@@ -8,10 +8,9 @@ from .blocks import NormLayer, patch_layers, uses_bias
 
 
 class NLayerDiscriminator(nn.Module):
-    def __init__(self, input_nc: int, ndf: int = 64, n_layers: int = 3, norm_layer: NormLayer = nn.InstanceNorm2d,
-                 use_sn: bool = False):
+    def __init__(self, input_nc: int, ndf: int = 64, n_layers: int = 3, norm_layer: NormLayer = nn.InstanceNorm2d):
         super().__init__()
-        features, classifier = patch_layers(input_nc, ndf, n_layers, norm_layer, use_sn)
+        features, classifier = patch_layers(input_nc, ndf, n_layers, norm_layer)
         self.model = nn.Sequential(*features, *classifier)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

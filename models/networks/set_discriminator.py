@@ -30,7 +30,6 @@ class NLayerSetDiscriminator(nn.Module):
 
     def __init__(self, input_nc: int, ndf: int = 64, n_layers: int = 3, norm_layer: NormLayer = nn.InstanceNorm2d):
         super().__init__()
-        self.input_nc = input_nc
         # built in the reference's order, nothing more (the same random draws); its classifier's first conv has a
         # bias whatever the norm
         self.feature_img = nn.Sequential(*patch_features(input_nc, ndf, n_layers, norm_layer, use_sn=True))

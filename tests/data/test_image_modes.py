@@ -208,11 +208,12 @@ def test_stray_masks_get_one_warning_per_domain(tmp_path, log_records):
     write_domain(tmp_path, "train", "B", {"y": [mask]})
     for name in ("gone_0.png", "gone_1.png", "x.png", os.path.join("sub", "x_0.png")):
         save(tmp_path / "trainA_seg" / name, mask)
+    save(tmp_path / "trainB_seg" / "z_0.png", mask)
     segs = _item(tmp_path, fineSizeH=24, fineSizeW=20)["A_segs"]
     assert (segs[0] > -1).any() and (segs[1:] == -1).all()
-    [message] = _warnings(log_records)
-    assert message.startswith("domain A: 4 mask file(s) in ")
-    assert "match no image and are ignored (e.g. " + str(tmp_path / "trainA_seg" / "gone_0.png") in message
+    a, b = _warnings(log_records)
+    assert a.startswith("domain A: 4 mask file(s) in ") and b.startswith("domain B: 1 mask file(s) in ")
+    assert "match no image and are ignored (e.g. " + str(tmp_path / "trainA_seg" / "gone_0.png") in a
 
 
 def test_a_domain_whose_masks_match_no_image_is_told_so(tmp_path, log_records):

@@ -207,11 +207,14 @@ def _break(root, what):
     if what == "mask size":
         save(root / "trainB_seg" / "b2_0.png", rect_mask(10, 7, 1, 1, 4, 4))
         return root, r"mask .*b2_0.png is 7x10 but its image .*b2.png is 20x24"
+    if what == "one number twice":
+        save(root / "trainA_seg" / "a0_01.png", rect_mask(24, 20, 1, 1, 4, 4))
+        return root, r"a0_01.png and .*a0_1.png are both mask 1 of .*a0.png"
     raise AssertionError(what)
 
 
 @pytest.mark.parametrize("what", ["dataroot", "image folder", "mask folder", "empty domain", "unreadable mask",
-                                  "mask size"])
+                                  "mask size", "one number twice"])
 def test_data_errors_at_construction(seg_root, what):
     root, message = _break(seg_root, what)
     with pytest.raises(DataError, match=message) as err:

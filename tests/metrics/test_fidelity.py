@@ -101,5 +101,6 @@ def test_missing_inception_weights_name_the_file_and_the_cache(tmp_path, monkeyp
 def test_a_file_of_another_network_is_one_line(tmp_path):
     path = tmp_path / "other.pth"
     torch.save({"weight": torch.zeros(2)}, path)
-    with pytest.raises(UserError, match="cannot load the Inception-v3 weights"):
+    with pytest.raises(UserError, match="cannot load the Inception-v3 weights") as e:
         fidelity.inception(str(path), torch.device("cpu"))
+    assert "\n" not in str(e.value)

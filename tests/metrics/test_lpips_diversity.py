@@ -69,5 +69,6 @@ def test_diversity_is_zero_when_the_latent_changes_nothing(model, tmp_path):
 def test_a_backbone_of_another_network_is_one_line(tmp_path):
     path = tmp_path / "vgg_like.pth"
     torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3), "features.0.bias": torch.zeros(64)}, path)
-    with pytest.raises(UserError, match="do not fit torchvision's AlexNet"):
+    with pytest.raises(UserError, match="do not fit torchvision's AlexNet") as e:
         lpips_diversity.lpips_model("alex", str(path), torch.device("cpu"))
+    assert "\n" not in str(e.value)

@@ -9,6 +9,9 @@ import torch
 from PIL import Image
 
 import train as train_script
+from data import create_dataset
+from metrics.training import held_out_options
+from options.train_options import TrainOptions
 from tests.conftest import TINY_TRAIN
 from util.checkpoint import read_checkpoint
 from util.cli import run_cli
@@ -174,3 +177,21 @@ def test_a_visual_the_model_does_not_make_fails_before_training(tiny_data, tmp_p
                                           "which makes fake_B, fake_A"):
         train_script.main(flags + ["--eval_visual", "fake_B_img"])
     assert not os.path.exists(tmp_path / "ck" / "m")
+
+
+@pytest.mark.parametrize("mode", ["crop", "scale_width_and_crop"])
+def test_the_held_out_split_is_cropped_at_the_centre_whatever_the_seed(tiny_data, tmp_path, inception_file,
+                                                                       mode):
+    """Every evaluation scores the same pixels: where the training crops at random, the held-out images are cropped
+    at their centre (36x28 pictures, crop 24x24 within a load width of 28)."""
+    opt = TrainOptions().parse(["--dataroot", tiny_data, "--name", "m", "--checkpoints_dir", str(tmp_path),
+                                "--model", "cycle_gan", "--dataset_mode", "unaligned", "--resize_or_crop", mode,
+                                "--loadSizeW", "28", "--loadSizeH", "36", "--fineSizeW", "24", "--fineSizeH", "24",
+                                "--eval_freq", "1", "--eval_phase", "test", "--inception_weights", inception_file])
+    items = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        items.append(create_dataset(held_out_options(opt))[0]["A"])
+    picture = np.array(Image.open(os.path.join(tiny_data, "testA", "0000.png")))    # 36x28 (HxW): no resize
+    centre = torch.from_numpy(picture[6:30, 2:26]).permute(2, 0, 1).float() / 127.5 - 1
+    assert torch.equal(items[0], items[1]) and torch.allclose(items[0], centre, atol=1e-6)

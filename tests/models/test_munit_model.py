@@ -164,15 +164,18 @@ def test_the_authors_test_commands_write_their_images(tmp_path, fmt):
                     assert ours.read() == theirs.read(), (rel, f)
 
 
-def test_single_image_errors_are_one_line(tmp_path, log_records):
-    base = ["--config", CONFIG, "--checkpoint", GEN, "--output_folder", str(tmp_path / "o")]
-    assert run_cli(test_script.main, base + ["--input", str(tmp_path / "missing.png")]) == 2
-    assert "missing.png" in log_records[-1].getMessage()
-    assert run_cli(test_script.main, base + ["--input", os.path.join(FIXTURE, "data", "testA", "000.png"),
-                                             "--checkpoint", DIS.replace("dis_", "nothing_")]) == 2
-    assert "nothing_00000300.pt" in log_records[-1].getMessage()
-    assert run_cli(test_script.main, ["--config", CONFIG, "--input", "x.png", "--checkpoint", GEN,
-                                      "--output_folder", str(tmp_path), "--num_style", "0"]) == 2
+@pytest.mark.parametrize("flags, message", [
+    (["--input", "missing.png"], "missing.png"),
+    (["--checkpoint", DIS.replace("dis_", "nothing_")], "nothing_00000300.pt"),
+    (["--num_style", "0"], "--num_style must be >= 1, got 0"),
+])
+def test_single_image_errors_are_one_line(tmp_path, log_records, flags, message):
+    args = ["--config", CONFIG, "--checkpoint", GEN, "--output_folder", str(tmp_path / "o"), "--input",
+            os.path.join(FIXTURE, "data", "testA", "000.png"), *flags]
+    assert run_cli(test_script.main, args) == 2
+    errors = [r.getMessage() for r in log_records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and message in errors[0] and "\n" not in errors[0], errors
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("a2b", [1, 0])

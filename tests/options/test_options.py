@@ -152,7 +152,10 @@ def test_two_spellings_that_disagree_are_one_line_errors(tmp_path, flags, messag
     ("cycle_gan", ["--lambda_A", "--lambda_idt LAMBDA_IDT, --lambda_identity LAMBDA_IDT", "(default: resnet_9blocks)",
                    "(default: unaligned)", "(default: 286)"]),
     ("pix2pix", ["--lambda_L1", "(default: unet_256)", "(default: aligned)", "(default: vanilla)", "(default: 0)"]),
-    ("insta_gan", ["train.py --config CONFIG.yaml [--output_path PATH] [--trainer MUNIT|UNIT] [--resume]"]),
+    ("insta_gan", ["--ins_max INS_MAX maximum number of instances per image (default: 4)",
+                   "--ins_per INS_PER instances translated per sequential step (default: 2)", "--lambda_ctx LAMBDA_CTX",
+                   "(default: set)", "(default: unaligned_seg)", "(default: 220)",
+                   "train.py --config CONFIG.yaml [--output_path PATH] [--trainer MUNIT|UNIT] [--resume]"]),
 ])
 def test_help_shows_the_models_flags_and_defaults(model, shown, capsys):
     with pytest.raises(SystemExit) as e:

@@ -247,6 +247,7 @@ def test_detections_become_instances_of_the_category_largest_first():
     assert areas(select_instances(out, [SHEEP], 0.5, 0.5, 1, 2)) == [15, 4]
     assert areas(select_instances(out, [SHEEP, GIRAFFE], 0.5, 0.5, 1, 2)) == [48, 15]
     assert areas(select_instances(out, [SHEEP], 0.92, 0.5, 1, 10)) == [4]
+    assert areas(select_instances(out, [SHEEP], 0.9, 0.5, 1, 10)) == [4]     # above it, as torchvision's filter
     assert select_instances(out, [CATEGORIES.index("cow")], 0.5, 0.5, 1, 10).shape == (0, 6, 8)
     assert select_instances(detections([], [], []), [SHEEP], 0.5, 0.5, 1, 10).shape == (0, 6, 8)
 
