@@ -5,6 +5,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from typing import Callable, Sequence
 
 from .errors import OptionError, UserError
@@ -38,9 +39,13 @@ def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | N
     try:
         return main(args)
     except UserError as e:
-        # under torchrun every process parses the same flags: a machine's first process alone names a flag mistake
+        # under torchrun every process parses the same flags: a machine's first process alone names a flag mistake;
+        # the others give it time to, as torchrun stops every process (SIGTERM) once one has exited
         if not isinstance(e, OptionError) or os.environ.get("LOCAL_RANK", "0") == "0":
             logger.error("%s", user_message(e))
+        elif threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            time.sleep(2)
         return 2
     except OSError as e:
         if e.filename is None:              # not about a file: a bug or the machine, keep the traceback
