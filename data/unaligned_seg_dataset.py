@@ -127,9 +127,9 @@ class UnalignedSegDataset(UnalignedDataset):
             index, unnamed = scan_masks(seg_dir)
             for path in paths:
                 self.masks[path] = masks = index.get(_image_key(path, folder), [])
-                twins = next(((p, q, k) for (k, p), (j, q) in zip(masks, masks[1:]) if k == j), None)
-                if twins:                          # mask k goes to slot k: one of them would be lost
-                    raise DataError(f"{twins[0]} and {twins[1]} are both mask {twins[2]} of {path}: rename one")
+                for (k, first), (j, second) in zip(masks, masks[1:]):
+                    if k == j:                     # mask k goes to slot k: one of them would be lost
+                        raise DataError(f"{first} and {second} are both mask {k} of {path}: rename one")
                 check_mask_sizes(path, [mask for _, mask in masks])
             # the masks of images left out by --max_dataset_size do have an image
             listed = paths if math.isinf(opt.max_dataset_size) else list_images(folder)

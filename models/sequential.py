@@ -2,8 +2,8 @@
 
 The mask set a = a_1 u ... u a_M of every sample is cut into subsets of `ins_per` consecutive slots (in the
 order `select_masks` left them: largest instance first by default). Step m translates the image left by step
-m-1 with the next subset:  (y'_m, b'_m) = G(y'_{m-1}, a_m),  x_1 = x.  The outputs are detached before the next step, so
-memory does not grow with the number of instances.
+m-1 with the next subset:  (y'_m, b'_m) = G(y'_{m-1}, a_m),  x_1 = x.  The outputs are detached before the next
+step, so memory does not grow with the number of instances.
 
 A sample whose subset is empty at step m is *inactive*: its image is left unchanged and it takes no part in
 that step's losses. Only the active samples are gathered and translated, so every generator loss (and the
