@@ -67,11 +67,12 @@ sheep<->giraffe.
 """
 
 
-def base_parser(description: str) -> argparse.ArgumentParser:
-    """A parser with the flags every generator has; `description` (the script's docstring) is shown as is."""
+def base_parser(description: str, layout: str = "unaligned_seg") -> argparse.ArgumentParser:
+    """A parser with the flags every generator has; `description` (the script's docstring) is shown as is,
+    `layout` is the --dataset_mode the output is in."""
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data_root", required=True, help="root folder of the source data set")
-    p.add_argument("--save_root", required=True, type=output_root, help="output folder (unaligned_seg layout)")
+    p.add_argument("--save_root", required=True, type=output_root, help=f"output folder ({layout} layout)")
     p.add_argument("--overwrite", action="store_true",
                    help="delete this generator's output folders first instead of resuming into them")
     return p

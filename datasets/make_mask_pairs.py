@@ -29,7 +29,7 @@ from util.log import logger
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = base_parser(__doc__)
+    p = base_parser(__doc__, layout="aligned")
     p.add_argument("--domain", default="A", choices=["A", "B"], help="which domain's images and masks to pair")
     p.add_argument("--phases", nargs="+", default=["train", "test"],
                    help="splits to convert (each needs DATA_ROOT/{phase}{domain} and its _seg folder)")

@@ -32,7 +32,7 @@ class WeightsFile:
         """`path` if given, else the cached download; else `MissingWeights`."""
         if path:
             if not os.path.isfile(path):
-                raise UserError(f"{self.flag} {path}: no such file")
+                raise MissingWeights(f"{self.flag} {path}: no such file (the {self.what} weights: {self.url})")
             return path
         if os.path.isfile(self.cache_path):
             return self.cache_path

@@ -6,7 +6,7 @@ models/single_image_test.py; train.py takes this route when given --config witho
 As theirs: --output_path is '.' and --trainer MUNIT unless given; the run's folder is PATH/outputs/NAME, NAME the
 config's file name without its extension, the config is copied in as config.yaml, and every snapshot_save_iter
 iterations gen_XXXXXXXX.pt, dis_XXXXXXXX.pt and optimizer.pt go into its checkpoints/; --resume goes on from the
-newest gen_/dis_ there, at its iteration. A config with vgg_w > 0 reads the VGG-16 weights from
+newest gen_/dis_ there, at its iteration. With vgg_w > 0 (the config's, or --vgg_w) the VGG-16 weights are
 PATH/models/vgg16.weight, as theirs.
 It is --model munit|unit --config CONFIG --checkpoints_dir PATH/outputs --name NAME --display_id 0 (their
 train.py shows nothing in visdom); the data are the config's (data_root, or its list files). Our own flags may be
@@ -59,8 +59,8 @@ def our_flags(argv: Sequence[str]) -> list[str]:
     checkpoints_dir = os.path.join(theirs.output_path, "outputs")
     flags = ["--model", theirs.trainer.lower(), "--config", theirs.config, "--checkpoints_dir", checkpoints_dir,
              "--name", name, "--display_id", "0"]
-    if float(config.get("vgg_w") or 0) > 0:    # their trainer loads {output_path}/models/vgg16.weight
-        flags += ["--vgg_weights", os.path.join(theirs.output_path, "models", "vgg16.weight")]
+    # their trainer loads {output_path}/models/vgg16.weight when vgg_w > 0 (from the config, or a flag of ours)
+    flags += ["--vgg_weights", os.path.join(theirs.output_path, "models", "vgg16.weight")]
     if theirs.resume:
         flags += resume_flags(os.path.join(checkpoints_dir, name))
     return flags + list(ours)

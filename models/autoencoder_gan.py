@@ -25,6 +25,7 @@ from collections import OrderedDict
 
 import torch
 import torch.nn as nn
+from torchvision.models import VGG16_Weights
 
 from options.base_options import BothSides
 from util import distributed
@@ -246,8 +247,8 @@ class AutoEncoderGANModel(BaseModel):
         if not 0 <= opt.beta2 < 1:
             raise OptionError(f"--beta2 must be in [0, 1), got {opt.beta2}")
         if opt.vgg_w > 0 and not opt.vgg_weights:
-            raise OptionError("--vgg_w > 0 needs --vgg_weights FILE (VGG-16 weights in torchvision's key layout, or "
-                              "the authors' vgg16.weight)")
+            raise OptionError(f"--vgg_w > 0 needs --vgg_weights FILE: the authors' vgg16.weight, or torchvision's "
+                              f"VGG-16 ({VGG16_Weights.IMAGENET1K_V1.url})")
         if opt.vgg_w > 0 and not os.path.isfile(opt.vgg_weights):
             raise OptionError(f"--vgg_weights {opt.vgg_weights}: no such file")
         check_size(opt, f"--netD {opt.netD}", DISCRIMINATORS[opt.netD])

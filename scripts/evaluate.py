@@ -112,8 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         found = visual_files(images_dir, args.mask_visual)
         masks = [found[stem] for stem in fake] if set(fake) <= set(found) else None
     real = real_files(args.real) if args.real else []
-    logger.info("scoring %d %s images of %s against %d real images of %s", len(fake), args.visual, images_dir,
-                len(real), args.real)
+    if image_metrics:                                         # LPIPS diversity reads its own files
+        against = f" against {len(real)} real images of {args.real}" if args.real else ""
+        logger.info("scoring %d %s images of %s%s", len(fake), args.visual, images_dir, against)
     with warnings_held() as held:
         results = score(args.metrics, settings, device, list(fake.values()), real,
                         target_domain(args.visual) if "cls" in args.metrics else "B", masks, args.real, images_dir)

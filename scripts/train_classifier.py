@@ -103,6 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         held_out = {d: domain_images(clf, args.dataroot, args.val_phase, d, args.max_images) for d in DOMAINS}
         report["accuracy"][args.val_phase] = found = accuracy(clf, held_out, args.batch_size)
         logger.info("%s accuracy (the tables' Real row): A %.3f, B %.3f", args.val_phase, found["A"], found["B"])
+    else:
+        logger.warning("no %s: no held-out accuracy (the tables' Real row); --val_phase names the split (COCO's: val)",
+                       " and ".join(os.path.join(args.dataroot, args.val_phase + d) for d in DOMAINS))
     clf.save(args.output, {"dataroot": os.path.abspath(args.dataroot), "phase": args.phase, **report})
     logger.info("wrote %s", args.output)
     return 0

@@ -48,7 +48,7 @@ def resolve_weights(path: str | None) -> str:
     """`path`, else torchvision's cached file; without either, one line saying which file to put where."""
     if path is not None:
         if not os.path.isfile(path):
-            raise UserError(f"Mask R-CNN weights not found: {path}")
+            raise UserError(f"Mask R-CNN weights not found: {path} (torchvision's {WEIGHTS_FILE}: {WEIGHTS.url})")
         return path
     cached = cached_weights()
     if not os.path.isfile(cached):

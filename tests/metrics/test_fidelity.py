@@ -96,6 +96,9 @@ def test_missing_inception_weights_name_the_file_and_the_cache(tmp_path, monkeyp
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"")
     assert weights.inception().resolve(None) == str(cached)
+    with pytest.raises(weights.MissingWeights, match=r"^--inception_weights nowhere.pth: no such file \(the "
+                       r"Inception-v3 .* weights: https://github.com/toshas/torch-fidelity/releases/.*6726825d.pth\)$"):
+        weights.inception().resolve("nowhere.pth")
 
 
 def test_a_file_of_another_network_is_one_line(tmp_path):

@@ -181,7 +181,8 @@ def test_list_file_configs_train_and_test(folder, log_records):
 
 
 @pytest.mark.parametrize("case", ["no config", "no data", "resume without checkpoint", "list key missing",
-                                  "listed file missing", "--model beside", "vgg16.weight missing"])
+                                  "listed file missing", "--model beside", "vgg16.weight missing",
+                                  "vgg16.weight missing, --vgg_w"])
 def test_their_command_errors_are_one_line(folder, log_records, case):
     argv = {"no config": lambda: ["--config", "nowhere.yaml"],
             "no data": lambda: ["--config", write_config(folder, "nodata.yaml", drop=("data_root",))],
@@ -189,7 +190,8 @@ def test_their_command_errors_are_one_line(folder, log_records, case):
             "list key missing": lambda: ["--config", list_config(folder, drop=("data_list_train_b",))],
             "listed file missing": lambda: ["--config", list_config(folder)],
             "--model beside": lambda: ["--config", "tiny.yaml", "--model", "munit"],
-            "vgg16.weight missing": lambda: ["--config", write_config(folder, "vgg.yaml", vgg_w=1)]}[case]()
+            "vgg16.weight missing": lambda: ["--config", write_config(folder, "vgg.yaml", vgg_w=1)],
+            "vgg16.weight missing, --vgg_w": lambda: ["--config", "tiny.yaml", "--vgg_w", "1"]}[case]()
     with open(os.path.join("lists", "train_a.txt"), "a") as f:
         f.write("trainA/009.png\n")                  # not there
     assert run_cli(train_script.main, [*argv, "--output_path", "out", *OURS]) == 2
@@ -198,6 +200,7 @@ def test_their_command_errors_are_one_line(folder, log_records, case):
                 "list key missing": "data_list_train_b",
                 "listed file missing": "data/trainA/009.png (line 3 of lists/train_a.txt)",
                 "--model beside": "--trainer",
-                "vgg16.weight missing": os.path.join("out", "models", "vgg16.weight")}     # where theirs reads it
+                "vgg16.weight missing": os.path.join("out", "models", "vgg16.weight"),    # where theirs reads it
+                "vgg16.weight missing, --vgg_w": os.path.join("out", "models", "vgg16.weight")}
     assert expected[case] in error_line(log_records)
     assert not os.path.exists("out")                   # nothing written

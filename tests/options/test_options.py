@@ -93,6 +93,8 @@ def test_suffix_and_opt_txt(tmp_path):
     (["--load_iter", "-1"], "--load_iter must be >= 0"),
     (["--suffix", "{nosuchflag}"], "--suffix '{nosuchflag}' names no option"),
     (["--suffix", "{0}"], "--suffix '{0}' names no option"),
+    (["--model", "munit", "--vgg_w", "1"], "--vgg_w > 0 needs --vgg_weights FILE: the authors' vgg16.weight, or "
+                                           "torchvision's VGG-16 (https://download.pytorch.org/models/vgg16-397923af.pth)"),
 ])
 def test_bad_values_are_rejected_in_one_line(tmp_path, flags, message):
     with pytest.raises(OptionError) as e:

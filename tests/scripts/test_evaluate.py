@@ -43,6 +43,8 @@ def test_scores_are_printed_and_written_with_their_counts(inception_file, tmp_pa
     args = [str(tmp_path / "res" / "tiny"), "--real", str(real), "--metrics", "kid,is", "--inception_weights",
             inception_file, "--kid_subsets", "5", "--device", "cpu"]
     assert run_cli(main, args) == 0
+    assert f"scoring 5 fake_B_img images of {result / 'images'} against 4 real images of {real}" in [
+        r.getMessage() for r in log_records]
     report = json.loads((result / "metrics.json").read_text())
     assert report["visual"] == "fake_B_img" and report["results"] == str(result)
     assert (report["kid_x100"]["n_fake"], report["kid_x100"]["n_real"], report["kid_x100"]["subset_size"]) == (5, 4, 4)
@@ -58,11 +60,12 @@ def test_scores_are_printed_and_written_with_their_counts(inception_file, tmp_pa
     assert (result / "index.html").read_text().count("<h3>Metrics</h3>") == 1
 
 
-def test_lpips_diversity_of_bicyclegan_outputs(tmp_path, tmp_path_factory):
+def test_lpips_diversity_of_bicyclegan_outputs(tmp_path, tmp_path_factory, log_records):
     backbone = session_file(tmp_path_factory, "alexnet_random.pth", write_alexnet)
     write_bicyclegan_outputs(tmp_path / "val" / "images", inputs=3, samples=3)
     assert run_cli(main, [str(tmp_path / "val"), "--metrics", "lpips_diversity", "--lpips_weights", backbone,
                           "--device", "cpu"]) == 0
+    assert not [r for r in log_records if r.getMessage().startswith("scoring")]   # no fake-vs-real count to give
     report = json.loads((tmp_path / "val" / "metrics.json").read_text())
     assert report["lpips_diversity"]["inputs"] == 3 and report["lpips_diversity"]["pairs"] == 3 * 3
     assert report["lpips_diversity"]["value"] > 0 and report["lpips_diversity"]["net"] == "lpips 0.1 alex"

@@ -55,6 +55,18 @@ def test_a_classifier_trained_on_the_real_images_scores_them_1(vgg16_file, tmp_p
     assert json.loads((source / "metrics.json").read_text())["cls"]["value"] == 0.0
 
 
+def test_a_missing_held_out_split_is_named(vgg16_file, tmp_path, log_records):
+    data = write_two_domains(tmp_path / "data")
+    output = str(tmp_path / "cls.pth")
+    assert run_cli(train_classifier.main, ["--dataroot", str(data), "--output", output, "--vgg_weights", vgg16_file,
+                                           "--size", "32", "--epochs", "1", "--device", "cpu",
+                                           "--val_phase", "val"]) == 0
+    assert set(torch.load(output, weights_only=True)["accuracy"]) == {"train"}
+    warnings = [r.getMessage() for r in log_records if r.levelname == "WARNING"]
+    assert any(f"no {data / 'valA'} and {data / 'valB'}: no held-out accuracy" in w and "--val_phase" in w
+               for w in warnings)
+
+
 def test_an_existing_output_is_refused(tmp_path):
     (tmp_path / "cls.pth").write_bytes(b"")
     with pytest.raises(OptionError, match="exists: pass --overwrite"):
