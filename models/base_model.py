@@ -235,6 +235,7 @@ class BaseModel:
             for name, pool in self.pools().items():
                 pool.load_state_dict(state["pools"][name])
             self.schedule_opt.epoch_count = state["schedule_origin"]
+            self._rates_from_todays_schedule(path)
         except KeyError as e:
             raise UserError(f"training state {path} lacks the entry {e}: it was not written by this program, or "
                             f"was damaged (delete it to resume the weights only)") from None
@@ -243,6 +244,21 @@ class BaseModel:
         if self._optimizer_settings() != asked:
             logger.warning("%s goes on with the learning rates and betas it was saved with: --lr, --lr_D and "
                            "--beta1 are ignored (delete it to resume the weights only)", path)
+
+    def _rates_from_todays_schedule(self, path: str) -> None:
+        """A rule schedule's (--lr_policy linear) rate where it stands, from today's --niter/--niter_decay: raised
+        to train longer, the next epoch trains at the new schedule's rate, as a run started with them would, not
+        at the saved one (0 at the end of a finished run). Unchanged flags give the saved rate, bit for bit."""
+        for optimizer, scheduler in zip(self.optimizers, self.schedulers):
+            if not isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR):
+                continue
+            rates = [base * rule(scheduler.last_epoch) for base, rule in zip(scheduler.base_lrs, scheduler.lr_lambdas)]
+            saved = [group["lr"] for group in optimizer.param_groups]
+            if rates != saved:
+                logger.info("%s: learning rate %.7f -> %.7f, where today's --niter/--niter_decay schedule stands",
+                            path, saved[0], rates[0])
+            for group, rate in zip(optimizer.param_groups, rates):
+                group["lr"] = rate
 
     def _optimizer_settings(self) -> list[tuple]:
         return [(g.get("initial_lr"), tuple(g["betas"])) for o in self.optimizers for g in o.param_groups]

@@ -19,6 +19,7 @@ from data.transforms import PREPROCESS
 from models.networks import DISCRIMINATORS, GENERATORS, check_size, describe
 from models.networks.blocks import OUTPUTS, UPSAMPLING
 from models.networks.unet_z_generator import Z_UPSAMPLING
+from util import distributed
 from util.errors import OptionError
 from util.log import logger
 
@@ -284,6 +285,7 @@ class BaseOptions:
 
         get_model_class(opt.model).validate_options(opt)
         get_dataset_class(opt.dataset_mode).validate_options(opt)
+        distributed.check_gpu_ids(opt.gpu_ids, distributed.env_world_size())
         if opt.gpu_ids and not torch.cuda.is_available():
             logger.warning("--gpu_ids %s asked for a GPU but CUDA is not available: running on the CPU",
                            ",".join(map(str, opt.gpu_ids)))

@@ -228,12 +228,19 @@ def test_helpers_do_nothing_in_one_process():
     assert torch.equal(net.weight.grad, grad) and distributed.max_divergence([net]) == 0.0
 
 
+def test_several_gpu_ids_under_torchrun_are_refused_as_the_flags_are_read(tmp_path, monkeypatch):
+    """Refused on any machine: without CUDA, --gpu_ids would otherwise become the CPU before the check."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(OptionError, match=r"^--gpu_ids 0,1 with torchrun: each process uses one GPU"):
+        TrainOptions().parse(["--dataroot", str(tmp_path), "--gpu_ids", "0,1"])
+    distributed.check_gpu_ids([0, 1], world=1)                                          # DataParallel
+    distributed.check_gpu_ids([0], world=2)
+
+
 def test_device_ids_one_gpu_per_process():
     assert distributed.device_ids([], world=2, local_rank=1, visible=0) == []
     assert distributed.device_ids([0], world=2, local_rank=1, visible=2) == [1]
     assert distributed.device_ids([0, 1], world=1, local_rank=0, visible=2) == [0, 1]   # DataParallel
-    with pytest.raises(OptionError, match=r"^--gpu_ids 0,1 with torchrun: each process uses one GPU"):
-        distributed.device_ids([0, 1], world=2, local_rank=0, visible=2)
     with pytest.raises(OptionError, match="needs GPU 2 but only 2 are visible"):
         distributed.device_ids([0], world=3, local_rank=2, visible=2)
 

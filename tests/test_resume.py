@@ -143,6 +143,23 @@ def test_resume_keeps_the_saved_optimisers_and_says_which_flags_it_ignores(tiny_
     assert "--lr, --lr_D and --beta1 are ignored" in warnings and "--epoch_count 5 ignored" in warnings
 
 
+def test_a_raised_niter_goes_on_at_the_new_schedules_rate(tiny_data, tmp_path, log_records):
+    """--niter raised on resuming a finished run (lr 0 at its end): the next epoch trains at the rate a run started
+    with the new flags has there, not at the saved 0."""
+    ck = str(tmp_path / "ck")
+    assert train_script.main(flags(tiny_data, ck)) == 0            # --niter 1 --niter_decay 1: 2 epochs, lr -> 0
+    def lr(label):
+        return read_checkpoint(os.path.join(ck, "run", f"{label}_train_state.pth"))["model"]["optimizers"][0][
+            "param_groups"][0]["lr"]
+    assert lr(2) == 0.0
+    assert train_script.main(flags(tiny_data, ck, "--continue_train", "--niter", "3", "--niter_decay", "1")) == 0
+    rates = [r.getMessage() for r in log_records if r.getMessage().startswith("learning rate")]
+    assert rates[-2:] == ["learning rate 0.0002000 -> 0.0001000", "learning rate 0.0001000 -> 0.0000000"]
+    assert (lr(3), lr(4)) == (0.0001, 0.0)
+    assert any("learning rate 0.0000000 -> 0.0002000, where today's --niter/--niter_decay schedule stands" in
+               r.getMessage() for r in log_records)
+
+
 class Runs:
     """Unpickling this runs `touch PATH`: what a checkpoint with code in it would do if it were loaded."""
 

@@ -31,15 +31,20 @@ def env_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def device_ids(gpu_ids: list[int], world: int, local_rank: int, visible: int) -> list[int]:
-    """The GPU ids of one process of `world`: [] on the CPU, else its own GPU [local_rank]. Several --gpu_ids
-    would mix DataParallel into every process, which this does not support: an OptionError says so."""
-    if world <= 1 or not gpu_ids:
-        return gpu_ids
-    if len(gpu_ids) > 1:
+def check_gpu_ids(gpu_ids: list[int], world: int) -> None:
+    """Several --gpu_ids would mix DataParallel into every one of `world` processes, which this does not support:
+    an OptionError says so, as the flags are read (on any machine, before one without CUDA runs on the CPU)."""
+    if world > 1 and len(gpu_ids) > 1:
         raise OptionError(f"--gpu_ids {','.join(map(str, gpu_ids))} with torchrun: each process uses one GPU "
                           f"(its LOCAL_RANK); pass --gpu_ids 0 and --nproc_per_node N, or run one process "
                           f"for DataParallel")
+
+
+def device_ids(gpu_ids: list[int], world: int, local_rank: int, visible: int) -> list[int]:
+    """The GPU ids of one process of `world` (one --gpu_ids at most, `check_gpu_ids`): [] on the CPU, else its
+    own GPU [local_rank]."""
+    if world <= 1 or not gpu_ids:
+        return gpu_ids
     if local_rank >= visible:
         raise OptionError(f"torchrun process {local_rank} needs GPU {local_rank} but only {visible} are visible: "
                           f"start at most {visible} processes per node")
