@@ -148,6 +148,7 @@ def test_a_raised_niter_goes_on_at_the_new_schedules_rate(tiny_data, tmp_path, l
     with the new flags has there, not at the saved 0."""
     ck = str(tmp_path / "ck")
     assert train_script.main(flags(tiny_data, ck)) == 0            # --niter 1 --niter_decay 1: 2 epochs, lr -> 0
+
     def lr(label):
         return read_checkpoint(os.path.join(ck, "run", f"{label}_train_state.pth"))["model"]["optimizers"][0][
             "param_groups"][0]["lr"]

@@ -310,7 +310,8 @@ def test_maskrcnn_weights_from_torchvision_cache_or_a_clear_message(photos, weig
     (["--category", "sheep", "--score_thresh", "2"], r"^--score_thresh must be in \[0, 1\], got 2.0$"),
     (["--category", "sheep", "--mask_thresh", "nan"], "^--mask_thresh must be between 0 and 1, got nan$"),
     (["--category", "sheep", "--netG", "unet_256"], "^--netG is not a flag of --predictor maskrcnn"),
-    (["--category", "sheep", "--weights", "missing.pth"], "^Mask R-CNN weights not found: missing.pth \\(torchvision's maskrcnn_resnet50_fpn_v2_coco-73cbd019.pth: https://"),
+    (["--category", "sheep", "--weights", "missing.pth"], "^Mask R-CNN weights not found: missing.pth "
+     r"\(torchvision's maskrcnn_resnet50_fpn_v2_coco-73cbd019.pth: https://"),
     (["--category", "sheep", "--weights", "PIX2PIX"], r"^\S+latest_net_G.pth is not a maskrcnn_resnet50_fpn_v2 "
                                                       "state dict with the 91 COCO classes"),
 ])

@@ -137,7 +137,8 @@ def test_corrupt_video_is_one_line_naming_it(tmp_path, weights, log_records):
     (["MASKRCNN", "--mask_name", "m"], "^--mask_name is a flag of --predictor pix2pix$"),
     (["MASKRCNN", "--fps", "0"], "^--fps must be a positive number"),
     (["MASKRCNN", "--ins_per", "9"], r"^--ins_per \(9\) must not exceed --ins_max \(6\)$"),
-    (["--category", "sheep", "--weights", "none.pth"], "^Mask R-CNN weights not found: none.pth \\(torchvision's maskrcnn_resnet50_fpn_v2_coco-73cbd019.pth: https://"),
+    (["--category", "sheep", "--weights", "none.pth"], "^Mask R-CNN weights not found: none.pth "
+     r"\(torchvision's maskrcnn_resnet50_fpn_v2_coco-73cbd019.pth: https://"),
 ])
 def test_flag_mistakes_are_one_line_errors(tmp_path, weights, log_records, flags, message):
     video = tmp_path / "v.gif"
