@@ -235,12 +235,12 @@ class BaseModel:
             for name, pool in self.pools().items():
                 pool.load_state_dict(state["pools"][name])
             self.schedule_opt.epoch_count = state["schedule_origin"]
-            self._rates_from_todays_schedule(path)
         except KeyError as e:
             raise UserError(f"training state {path} lacks the entry {e}: it was not written by this program, or "
                             f"was damaged (delete it to resume the weights only)") from None
         except (ValueError, TypeError) as e:
             raise UserError(f"training state {path} does not fit the model built from the flags: {e}") from None
+        self._rates_from_todays_schedule(path)
         if self._optimizer_settings() != asked:
             logger.warning("%s goes on with the learning rates and betas it was saved with: --lr, --lr_D and "
                            "--beta1 are ignored (delete it to resume the weights only)", path)
