@@ -271,7 +271,7 @@ class AutoEncoderGANModel(BaseModel):
         self.netdis_a, self.netdis_b = (self.place(define_ms_image_D(
             nc, opt.ndf, opt.n_layers_D, opt.num_scales, opt.dis_norm, opt.dis_activ, opt.dis_pad_type))
             for nc in (opt.input_nc, opt.output_nc))
-        self.criterionGAN = MultiScaleGANLoss("lsgan" if opt.gan_type == "lsgan" else "vanilla")
+        self.criterionGAN = MultiScaleGANLoss(opt.gan_type)
         self.vgg = VGGPerceptualLoss(opt.vgg_weights).to(self.device) if opt.vgg_w > 0 else None
         adam = dict(lr=opt.lr, betas=(opt.beta1, opt.beta2), weight_decay=opt.weight_decay)
         # the authors' two Adams, dis first; a parameter shared by both generators is listed once

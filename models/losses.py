@@ -15,18 +15,26 @@ from .masks import context_weight
 GAN_MODES = ("lsgan", "vanilla", "wgangp")     # --gan_mode
 
 
+def saturating_bce(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """MUNIT's and UNIT's nsgan: the binary cross-entropy of sigmoid(D), not of the logits: where the sigmoid
+    rounds to 0 or 1 the log is clamped at -100, so a saturated D gives a loss of 100 and no gradient, as theirs."""
+    with torch.autocast(prediction.device.type, enabled=False):
+        return F.binary_cross_entropy(torch.sigmoid(prediction.float()), target.float())
+
+
 class GANLoss(nn.Module):
     """`gan_mode` (--gan_mode): lsgan (Eq. 3): mean (D - 1)^2 for real, mean D^2 for fake;
     vanilla: the original GAN's binary cross-entropy on logits (the networks end without a sigmoid); wgangp:
     pytorch-CycleGAN-and-pix2pix's Wasserstein critic loss, -mean D for real, mean D for fake (as there, without
-    the gradient penalty that its name promises: its models never add it)."""
+    the gradient penalty that its name promises: its models never add it); nsgan: MUNIT's and UNIT's
+    (`saturating_bce`)."""
 
     def __init__(self, gan_mode: str = "lsgan"):
         super().__init__()
-        if gan_mode not in GAN_MODES:
-            raise ValueError(f"unknown gan_mode '{gan_mode}' (one of {', '.join(GAN_MODES)})")
+        if gan_mode not in GAN_MODES + ("nsgan",):
+            raise ValueError(f"unknown gan_mode '{gan_mode}' (one of {', '.join(GAN_MODES)}, nsgan)")
         self.gan_mode = gan_mode
-        self.loss = {"lsgan": nn.MSELoss(), "vanilla": nn.BCEWithLogitsLoss()}.get(gan_mode)
+        self.loss = {"lsgan": nn.MSELoss(), "vanilla": nn.BCEWithLogitsLoss(), "nsgan": saturating_bce}.get(gan_mode)
 
     def forward(self, prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
         if self.loss is None:                                  # wgangp

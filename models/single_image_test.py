@@ -10,8 +10,8 @@ writes `output`; `input` too unless --output_only. Every image is min-max stretc
 normalize=True)` does. PNG by default (theirs: JPEG, `--format jpg`).
 
 The random styles equal the authors' for the same --seed: their test.py seeds torch, builds its trainer (whose
-module construction, two display codes and weight initialisation draw from that generator) and only then draws the
-styles; `build_networks` makes the same draws in the same order.
+module construction, two display codes, weight initialisation and, with vgg_w > 0, VGG-16 draw from that generator)
+and only then draws the styles; `build_networks` makes the same draws in the same order.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 from torchvision import transforms
+from torchvision.models.vgg import cfgs as vgg_cfgs
 from torchvision.utils import save_image
 
 from data.image_folder import load_image
@@ -49,7 +50,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--output_folder", required=True, help="where the images go (made if needed)")
     p.add_argument("--checkpoint", required=True, help="gen_XXXXXXXX.pt: {'a': gen_a, 'b': gen_b}")
     p.add_argument("--style", default="", help="an image of the other domain whose style to take (MUNIT)")
-    p.add_argument("--a2b", type=int, default=1, help="1: A -> B, any other number: B -> A (as theirs)")
+    p.add_argument("--a2b", type=int, default=1, choices=[0, 1], help="1: A -> B, 0: B -> A")
     p.add_argument("--seed", type=int, default=10, help="random seed (the random styles)")
     p.add_argument("--num_style", type=int, default=10, help="random styles (MUNIT; 1 with --style)")
     p.add_argument("--synchronized", action="store_true", help="accepted, as by the authors' test.py (unused)")
@@ -69,7 +70,8 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 def build_networks(config: dict, munit: bool) -> tuple[list[nn.Module], int]:
     """The authors' trainer's networks, built and initialised as it does, drawing the same random numbers in the
     same order: gen_a, gen_b, dis_a, dis_b constructed; MUNIT's two display codes; the config's `init` for every
-    network, then N(0, 0.02) for the discriminators. Returns (networks, style_dim)."""
+    network, then N(0, 0.02) for the discriminators; with vgg_w > 0 their VGG-16's construction (its weights, read
+    from a file afterwards, are not needed here). Returns (networks, style_dim)."""
     def value(key: str, default=None):
         if key not in config and default is None:
             raise OptionError(f"--config has no '{key}'")
@@ -86,12 +88,17 @@ def build_networks(config: dict, munit: bool) -> tuple[list[nn.Module], int]:
     if munit:
         display = int(value("display_size", 16))
         torch.randn(display, style_dim, 1, 1), torch.randn(display, style_dim, 1, 1)
-    init = INIT_TYPES.get(value("init", "kaiming"))      # 'default': PyTorch's initialisation
+    init = value("init", "kaiming")
+    if init not in INIT_TYPES:
+        raise OptionError(f"--config: init {init!r} is not one of {', '.join(INIT_TYPES)}")
     for net in gens + dises:
-        if init:
-            init_weights(net, init, batch_norms=False)
+        init_weights(net, INIT_TYPES[init], batch_norms=False)
     for net in dises:
         init_weights(net, "normal", 0.02, batch_norms=False)
+    if float(value("vgg_w", 0)) > 0:
+        channels = [3] + [c for c in vgg_cfgs["D"] if c != "M"]      # VGG-16's 13 convs, PyTorch's init
+        for c_in, c_out in zip(channels, channels[1:]):
+            nn.Conv2d(c_in, c_out, 3, padding=1)
     return gens + dises, style_dim
 
 
@@ -109,9 +116,9 @@ def main(argv: Sequence[str]) -> int:
     run_state.load_authors_generators(gen_a, gen_b, opt.checkpoint)
     for gen in (gen_a, gen_b):
         gen.to(device).eval()
-    encoder, decoder = (gen_a, gen_b) if opt.a2b == 1 else (gen_b, gen_a)
-    source, target = ("a", "b") if opt.a2b == 1 else ("b", "a")
-    new_size = config.get("new_size") or config.get("new_size_a" if opt.a2b == 1 else "new_size_b")
+    encoder, decoder = (gen_a, gen_b) if opt.a2b else (gen_b, gen_a)
+    source, target = ("a", "b") if opt.a2b else ("b", "a")
+    new_size = config.get("new_size") or config.get("new_size_a" if opt.a2b else "new_size_b")
     if new_size is None:
         raise OptionError(f"--config {opt.config} has no new_size (nor new_size_a/new_size_b)")
     resize = transforms.Resize(int(new_size))

@@ -169,7 +169,8 @@ class BaseOptions:
         p.add_argument("--no_flip", action="store_true", help="do not flip images for augmentation")
         p.add_argument("--init_type", type=str, default="normal",
                        choices=["normal", "xavier", "kaiming", "orthogonal", "default"],
-                       help="weight initialisation (default: PyTorch's own, as MUNIT's and UNIT's 'default')")
+                       help="weight initialisation (default: PyTorch's weights, zero biases, as MUNIT's and UNIT's "
+                            "'default')")
         p.add_argument("--init_gain", type=float, default=0.02, help="scale for normal, xavier and orthogonal init")
         p.add_argument("--verbose", action="store_true", help="print network details and debug logs")
         p.add_argument("--suffix", type=str, default="",

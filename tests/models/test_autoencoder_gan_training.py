@@ -237,8 +237,8 @@ def test_a_flag_wins_over_the_config_and_unknown_keys_warn_once(data, tmp_path, 
 
 @pytest.mark.filterwarnings("ignore:Detected call of")      # the schedules stepped without training steps
 def test_their_initialisations_and_constant_rate(data, tmp_path):
-    """Their weights_init: gain sqrt(2) for xavier and orthogonal, N(0, 0.02) for gaussian, PyTorch's own for
-    default; their get_scheduler: a config without lr_policy (or constant) keeps the rate."""
+    """Their weights_init: gain sqrt(2) for xavier and orthogonal, N(0, 0.02) for gaussian, PyTorch's weights and
+    zero biases for default; their get_scheduler: a config without lr_policy (or constant) keeps the rate."""
     base = ["--dataroot", data, *MODEL["munit"], "--gpu_ids", "-1", "--display_id", "0"]
     for init, gain in (("xavier", math.sqrt(2)), ("orthogonal", math.sqrt(2)), ("gaussian", 0.02),
                        ("kaiming", 0.02)):
@@ -247,10 +247,12 @@ def test_their_initialisations_and_constant_rate(data, tmp_path):
     assert TrainOptions().parse([*base, "--init_type", "xavier", "--init_gain", "0.5"]).init_gain == 0.5
     default = TrainOptions().parse([*base, "--config", write_config(tmp_path, "default.yaml", init="default")])
     assert default.init_type == "default"
-    net = torch.nn.Conv2d(2, 2, 3)
+    net = torch.nn.Sequential(torch.nn.Conv2d(2, 2, 3), torch.nn.BatchNorm2d(2), torch.nn.Linear(2, 2))
     before = copy.deepcopy(net.state_dict())
     init_weights(net, "default")
-    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    for key, value in net.state_dict().items():
+        zeroed = key in ("0.bias", "2.bias")
+        assert torch.equal(value, torch.zeros_like(value) if zeroed else before[key]), key
     opt = TrainOptions().parse([*base, *TINY, "--config", write_config(tmp_path, drop=("lr_policy",))])
     assert (opt.lr_policy, opt.step_size) == ("constant", 7)
     model = create_model(opt)

@@ -80,6 +80,19 @@ def test_lsgan_and_vanilla_losses():
     assert torch.isclose(GANLoss("vanilla")(pred, True), expected)
 
 
+def test_nsgan_saturates_as_munits():
+    """MUNIT's and UNIT's nsgan takes the cross-entropy of sigmoid(D): equal to the logits' form while the sigmoid
+    is not rounded to 0 or 1; beyond, its log is clamped at -100 and the gradient is 0 (the logits' form: 30, -1)."""
+    moderate = torch.tensor([[0.5, -3.0, 6.0]])
+    for real in (True, False):
+        assert torch.isclose(GANLoss("nsgan")(moderate, real), GANLoss("vanilla")(moderate, real))
+    saturated = torch.tensor([[30.0]], requires_grad=True)
+    loss = GANLoss("nsgan")(saturated, False)
+    loss.backward()
+    assert loss.item() == 100.0 and saturated.grad.item() == 0.0
+    assert torch.isclose(GANLoss("vanilla")(saturated, False), torch.tensor(30.0))
+
+
 def test_wgangp_is_the_critics_mean_without_target_or_sigmoid():
     pred = torch.tensor([[[[0.5, -2.0], [3.0, 1.5]]]], requires_grad=True)     # mean 0.75
     wgan = GANLoss(gan_mode="wgangp")

@@ -120,6 +120,21 @@ def test_batch_norm_discriminators_draw_nothing_before_the_styles():
     assert norms and all(torch.equal(m.weight, torch.ones_like(m.weight)) and not m.bias.any() for m in norms)
 
 
+def test_a_vgg_loss_config_draws_their_vgg16s_initial_weights_before_the_styles():
+    """With vgg_w > 0 their trainer also builds its VGG-16 (13 3x3 convs, PyTorch's uniform initialisation of each
+    weight, then bias) before test.py draws the styles; only the draws count, the weights are never read."""
+    config = read_config(CONFIG)
+    torch.manual_seed(10)
+    build_networks(config, munit=True)
+    widths = [3, 64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
+    for c_in, c_out in zip(widths, widths[1:]):
+        torch.empty(c_out * c_in * 9).uniform_(), torch.empty(c_out).uniform_()
+    expected = torch.randn(3, 8, 1, 1)
+    torch.manual_seed(10)
+    build_networks({**config, "vgg_w": 1}, munit=True)
+    assert torch.equal(torch.randn(3, 8, 1, 1), expected)
+
+
 def read(path: str) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB")).astype(int)
 
@@ -168,6 +183,7 @@ def test_the_authors_test_commands_write_their_images(tmp_path, fmt):
     (["--input", "missing.png"], "missing.png"),
     (["--checkpoint", DIS.replace("dis_", "nothing_")], "nothing_00000300.pt"),
     (["--num_style", "0"], "--num_style must be >= 1, got 0"),
+    (["--a2b", "2"], "--a2b: invalid choice: 2"),
 ])
 def test_single_image_errors_are_one_line(tmp_path, log_records, flags, message):
     args = ["--config", CONFIG, "--checkpoint", GEN, "--output_folder", str(tmp_path / "o"), "--input",
