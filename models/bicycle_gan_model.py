@@ -273,7 +273,7 @@ class BicycleGANModel(BaseModel):
             self.optimizer["D"].zero_grad(set_to_none=True)
             if self.encoded_branch:
                 losses["D"] = self.backward_D(self.netD, self.real_data_encoded, self.fake_data_encoded)
-            if opt.use_same_D and self.random_branch and opt.lambda_GAN2 > 0:
+            if opt.use_same_D and self.random_branch:      # as the authors', whatever --lambda_GAN2
                 losses["D2"] = self.backward_D(self.netD, self.real_data_random, self.fake_data_random)
             self.sync_gradients([self.netD], mean=True)
             self.optimizer["D"].step()

@@ -59,6 +59,9 @@ class CycleGANModel(BaseModel):
             for name in ["lambda_A", "lambda_B", "lambda_idt"]:
                 if getattr(opt, name) < 0:
                     raise OptionError(f"--{name} must be >= 0, got {getattr(opt, name)}")
+            if opt.lambda_idt > 0 and opt.input_nc != opt.output_nc:       # G_A(B) needs B to be G_A's input
+                raise OptionError(f"--lambda_identity {opt.lambda_idt} needs --input_nc == --output_nc, got "
+                                  f"{opt.input_nc} and {opt.output_nc} (or --lambda_identity 0)")
 
     def __init__(self, opt: argparse.Namespace):
         super().__init__(opt)

@@ -241,7 +241,7 @@ class BaseOptions:
             raise OptionError(f"--n_blocks {opt.n_blocks} does not apply to --netG {opt.netG}, which has "
                               f"{generator.depth} blocks: use --netG basic for --n_blocks blocks")
         check_size(opt, f"--netG {opt.netG}", generator)
-        if generator.family in ("set", "resnet") and opt.upsample not in UPSAMPLING:
+        if generator.family in ("set", "resnet") and opt.upsample not in UPSAMPLING and "upsample" in self.given:
             raise OptionError(f"--netG {opt.netG} is not one of BicycleGAN's U-Nets: it takes --upsample "
                               f"{' or '.join(UPSAMPLING)}, not {opt.upsample}")
         if opt.G_output not in generator.outputs:
@@ -276,7 +276,7 @@ class BaseOptions:
             opt.seed = random.SystemRandom().randrange(2**31)
         if opt.suffix:
             try:
-                opt.name = opt.name + "_" + opt.suffix.format(**vars(opt))
+                opt.name = opt.name + "_" + opt.suffix.format(**self.suffix_fields(opt))
             except (KeyError, IndexError, ValueError, AttributeError) as e:
                 raise OptionError(f"--suffix '{opt.suffix}' names no option ({type(e).__name__}: {e}): use "
                                   f"{{name}} fields of the options, e.g. {{model}}_{{netG}}") from None
@@ -296,6 +296,16 @@ class BaseOptions:
                               f"{torch.cuda.device_count()} GPU(s) visible")
         self.opt = opt
         return opt
+
+    def suffix_fields(self, opt: argparse.Namespace) -> dict[str, object]:
+        """The options by every spelling, for --suffix: {load_size} (as the authors' help example) is
+        --loadSizeW, {n_epochs} --niter, ..."""
+        fields = {}
+        for action in self.parser._actions:
+            side = "W" if isinstance(action, BothSides) else ""
+            if hasattr(opt, action.dest + side):
+                fields.update({flag.lstrip("-"): getattr(opt, action.dest + side) for flag in action.option_strings})
+        return {**fields, **vars(opt)}
 
     def format_options(self, opt: argparse.Namespace) -> str:
         """The options as a table, marking values that differ from the defaults."""

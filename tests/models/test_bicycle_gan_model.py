@@ -265,6 +265,11 @@ def test_variants_drop_the_other_cycle(pairs, tmp_path):
     same.set_input(batch(2))
     same.optimize_parameters()
     assert set(same.losses) == {"G_GAN", "G_GAN2", "G_L1", "kl", "z_L1", "D", "D2"}
+    # as the authors': the shared D learns from the random branch whatever --lambda_GAN2 (its G loss is then off)
+    same = tiny_model(pairs, tmp_path, "--use_same_D", "--lambda_GAN2", "0")
+    same.set_input(batch(2))
+    same.optimize_parameters()
+    assert set(same.losses) == {"G_GAN", "G_L1", "kl", "z_L1", "D", "D2"}
 
 
 @pytest.mark.parametrize("batch_size, trained", [(1, 5), (2, 4), (3, 3)])
@@ -292,8 +297,10 @@ def test_a_data_set_without_a_full_batch_fails_in_one_line(pairs, tmp_path):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--netG", "basic"], "--netG basic is not one of BicycleGAN's U-Nets"),
+    (["--netG", "basic", "--upsample", "basic"], "--netG basic is not one of BicycleGAN's U-Nets"),
     (["--netG", "basic", "--upsample", "transpose"], "needs a U-Net --netG"),
+    (["--netG", "resnet_9blocks"], r"--model bicycle_gan needs a U-Net --netG \(unet_64, unet_128, unet_256\), got "
+                                   "resnet_9blocks"),
     (["--where_add", "middle"], "--where_add middle is offered by the authors' help but not built"),
     (["--upsample", "transpose"], "needs --upsample basic or bilinear"),
     (["--netD2", "set"], "needs a PatchGAN --netD2"),

@@ -55,6 +55,10 @@ def test_suffix_and_opt_txt(tmp_path):
     options = TrainOptions()
     opt = options.parse(["--dataroot", str(tmp_path), "--gpu_ids", "-1", "--suffix", "{model}_ngf{ngf}", "--ngf", "8"])
     assert opt.name == "experiment_name_insta_gan_ngf8"
+    # the authors' help example, in any spelling of the options
+    spelled = TrainOptions().parse(["--dataroot", str(tmp_path), "--gpu_ids", "-1", "--load_size", "230", "--suffix",
+                                    "{model}_{which_model_netG}_size{load_size}_{n_epochs}_{lambda_identity}"])
+    assert spelled.name == "experiment_name_insta_gan_set_size230_100_1.0"
     path = options.save(opt, str(tmp_path / "run"))
     text = open(path).read()
     assert "ngf: 8" in text and "[default: 64]" in text and "seed:" in text
@@ -93,6 +97,8 @@ def test_suffix_and_opt_txt(tmp_path):
     (["--load_iter", "-1"], "--load_iter must be >= 0"),
     (["--suffix", "{nosuchflag}"], "--suffix '{nosuchflag}' names no option"),
     (["--suffix", "{0}"], "--suffix '{0}' names no option"),
+    (["--model", "cycle_gan", "--output_nc", "1"],
+     "--lambda_identity 0.5 needs --input_nc == --output_nc, got 3 and 1 (or --lambda_identity 0)"),
     (["--model", "munit", "--vgg_w", "1"], "--vgg_w > 0 needs --vgg_weights FILE: the authors' vgg16.weight, or "
                                            "torchvision's VGG-16 (https://download.pytorch.org/models/vgg16-397923af.pth)"),
 ])
