@@ -25,9 +25,9 @@ class AlignedDataset(BaseDataset):
         AB = load_image(path, "RGB")
         w, h = AB.size
         left, right = AB.crop((0, 0, w // 2, h)), AB.crop((w // 2, 0, w, h))
+        params = draw_params(self.opt, left.size, path, python_random=True)     # pix2pix's get_params, on A's half
         if self.opt.direction == "BtoA":
             left, right = right, left
-        params = draw_params(self.opt, left.size, path, python_random=True)     # pix2pix's get_params
         A = image_to_tensor(apply(with_channels(left, self.opt.input_nc), params))
         B = image_to_tensor(apply(with_channels(right, self.opt.output_nc), params))
         return {"A": A, "B": B, "A_paths": path, "B_paths": path}

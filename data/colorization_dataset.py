@@ -19,10 +19,10 @@ L_SCALE, AB_SCALE = 50.0, 110.0      # L in [0, 100] -> A = L / 50 - 1 in [-1, 1
 
 def lab_to_rgb(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     """(N, 1, H, W) lightness and (N, 2, H, W) colour, scaled as the items are, back to (N, 3, H, W) RGB in [-1, 1]
-    (colours outside sRGB clipped, as scikit-image does)."""
+    (colours outside sRGB clipped, as scikit-image does), for display: on the CPU in float64, as the authors'
+    lab2rgb, so that the written pixels are theirs (a float32 round trip moves some by one level)."""
     lab = torch.cat([(A.float() + 1) * L_SCALE, B.float() * AB_SCALE], 1).detach().cpu().double().numpy()
-    rgb = color.lab2rgb(lab, channel_axis=1)
-    return torch.from_numpy(rgb).float().to(A.device) * 2 - 1
+    return torch.from_numpy(color.lab2rgb(lab, channel_axis=1)) * 2 - 1
 
 
 @register_dataset("colorization")

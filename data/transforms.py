@@ -74,7 +74,8 @@ def draw_params(opt: argparse.Namespace, size: tuple[int, int], path: str,
 
     The draws are torchvision's (RandomCrop, then RandomHorizontalFlip: torch's generator, nothing for a crop of
     the whole picture), or with `python_random` those of pytorch-CycleGAN-and-pix2pix's paired data (get_params:
-    Python's random draws the left offset, the top one and a coin for the flip, always, in that order)."""
+    Python's random draws the left offset, the top one and a coin for the flip, always, in that order, the offsets
+    within the picture as read where it does not resize then crop)."""
     w, h = resized_size(opt, size)
     mode, multiple = opt.resize_or_crop, getattr(opt, "size_multiple", 1)
     if opt.isTrain and mode in PER_PICTURE and (w % multiple or h % multiple):
@@ -83,9 +84,10 @@ def draw_params(opt: argparse.Namespace, size: tuple[int, int], path: str,
     resize = None if (w, h) == tuple(size) else (w, h)
     crop = None
     th, tw = opt.fineSizeH, opt.fineSizeW
-    if python_random:
-        left = random.randint(0, max(0, w - tw))
-        top = random.randint(0, max(0, h - th))
+    if python_random:      # get_params' ranges: the resized picture's where it resizes then crops, else the file's
+        range_w, range_h = (w, h) if mode in ("resize_and_crop", "scale_width_and_crop") else size
+        left = random.randint(0, max(0, range_w - tw))
+        top = random.randint(0, max(0, range_h - th))
         coin = random.random() > 0.5
     if mode in CROPPING:
         if th > h or tw > w:

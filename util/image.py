@@ -12,7 +12,8 @@ def tensor2im(t: torch.Tensor) -> np.ndarray:
     """Turn one (C, H, W) tensor in [-1, 1] into an (H, W, 3) uint8 array; C = 1 is shown grey."""
     if t.dim() != 3 or t.shape[0] not in (1, 3):
         raise ValueError(f"tensor2im expects a (1 or 3, H, W) tensor, got shape {tuple(t.shape)}")
-    arr = t.detach().cpu().float().numpy()
+    arr = t.detach().cpu()
+    arr = (arr if arr.dtype == torch.float64 else arr.float()).numpy()
     if arr.shape[0] == 1:
         arr = np.tile(arr, (3, 1, 1))
     arr = (np.transpose(arr, (1, 2, 0)) + 1) / 2 * 255

@@ -1,4 +1,5 @@
 import os
+import random
 
 import numpy as np
 import pytest
@@ -62,6 +63,21 @@ def test_aligned_btoa_swaps_halves_and_channels(tmp_path):
     a_to_b = AlignedDataset(make_opt(tmp_path, "aligned", resize_or_crop="none", no_flip=True))[0]
     assert not torch.equal(item["A"], a_to_b["A"])
     assert torch.equal(torch.sort(item["A"].flatten())[0], torch.sort(a_to_b["B"].flatten())[0])
+
+
+def test_aligned_draws_on_as_half_whatever_the_direction(tmp_path):
+    """An odd width gives B's half one more column; as pix2pix's get_params the crop range is A's (the left) half's
+    (20 - 12) in both directions. The left half's pixels hold their column (x 10), so a crop shows its offset."""
+    left = np.broadcast_to((np.arange(20) * 10).astype(np.uint8)[None, :, None], (16, 20, 3))
+    save(tmp_path / "train" / "0.png", np.concatenate([left, random_rgb(16, 21, 1)], axis=1))
+    for direction, half in (("AtoB", "A"), ("BtoA", "B")):
+        ds = AlignedDataset(make_opt(tmp_path, "aligned", direction=direction, resize_or_crop="crop", fineSizeW=12,
+                                     fineSizeH=16, no_flip=True))
+        random.seed(5)
+        offsets = [round(float(ds[0][half][0, 0, 0] + 1) * 127.5 / 10) for _ in range(30)]
+        random.seed(5)
+        expected = [(random.randint(0, 8), random.randint(0, 0), random.random())[0] for _ in range(30)]
+        assert offsets == expected, direction
 
 
 def test_aligned_missing_phase_folder(tmp_path):

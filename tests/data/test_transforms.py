@@ -63,6 +63,23 @@ def test_paired_draws_are_pix2pixs_get_params(tmp_path):
         assert no_flip or {p.flip for p in ours} == {True, False}
 
 
+@pytest.mark.parametrize("mode, range_w, range_h", [("scale_width", 600, 400), ("none", 600, 400),
+                                                   ("crop", 600, 400), ("scale_width_and_crop", 20, 13)])
+def test_paired_draws_range_over_the_picture_as_read_unless_it_is_resized_then_cropped(tmp_path, mode, range_w,
+                                                                                       range_h):
+    """As get_params: the offsets' ranges (which decide how many numbers Python's random gives, and so the coin)
+    are the file's size, except for the modes that resize then crop (20 wide: 20 x 400/600 = 13 tall)."""
+    opt = _opt(tmp_path, resize_or_crop=mode, loadSizeW=20, loadSizeH=20, fineSizeW=12, fineSizeH=12)
+    random.seed(3)
+    flips = [draw_params(opt, (600, 400), "x.png", python_random=True).flip for _ in range(40)]
+    random.seed(3)
+    expected = []
+    for _ in range(40):
+        random.randint(0, max(0, range_w - 12)), random.randint(0, max(0, range_h - 12))
+        expected.append(random.random() > 0.5)
+    assert flips == expected
+
+
 def test_no_flip_when_testing_or_no_flip(tmp_path):
     for kw in ({"isTrain": False}, {"no_flip": True}):
         opt = _opt(tmp_path, **kw)

@@ -3,7 +3,9 @@ import os
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
+from skimage import color
 
 import test as test_script
 import train as train_script
@@ -42,4 +44,9 @@ def test_train_then_test_shows_rgb_visuals(pictures, tmp_path):
     assert {p.name for p in images.iterdir()} == {f"{i}_{v}.png" for i in (0, 1)
                                                   for v in ("real_A", "real_B_rgb", "fake_B_rgb")}
     with Image.open(images / "0_real_B_rgb.png") as shown, Image.open(os.path.join(pictures, "test", "0.png")) as real:
-        assert np.abs(np.asarray(shown, int) - np.asarray(real, int)).max() <= 1     # L and ab give the picture back
+        shown, real = np.asarray(shown, int), np.asarray(real)
+    assert np.abs(shown - real).max() <= 1     # L and ab give the picture back, to the authors' truncation:
+    lab = torch.from_numpy(color.rgb2lab(real)).float()             # their items (float32), and their lab2rgb:
+    L, ab = lab[..., :1] / 50 - 1, lab[..., 1:] / 110               # float64, x 255, truncated
+    theirs = color.lab2rgb(torch.cat([(L + 1) * 50, ab * 110], -1).numpy().astype(np.float64)) * 255
+    assert np.array_equal(shown, theirs.astype(np.uint8))
