@@ -19,7 +19,7 @@ from PIL import Image
 from util.errors import DataError
 
 RESAMPLE = {"bicubic": Image.Resampling.BICUBIC, "nearest": Image.Resampling.NEAREST}
-# --resize_or_crop (--preprocess): resize (to --loadSizeH/W; resize: to --fineSizeH/W; scale_width: --loadSizeW wide;
+# --resize_or_crop (--preprocess): resize (to --loadSizeH/W; scale_width: --loadSizeW wide;
 # shorter_side: the shorter side to --loadSizeW), then a random --fineSizeH/W crop for the modes in CROPPING
 PREPROCESS = ("resize_and_crop", "resize", "crop", "scale_width", "scale_width_and_crop", "shorter_side",
               "shorter_side_and_crop", "none")
@@ -50,10 +50,8 @@ def resized_size(opt: argparse.Namespace, size: tuple[int, int]) -> tuple[int, i
     """
     w, h = size
     mode = opt.resize_or_crop
-    if mode == "resize_and_crop":
+    if mode in ("resize_and_crop", "resize"):
         return opt.loadSizeW, opt.loadSizeH
-    if mode == "resize":
-        return opt.fineSizeW, opt.fineSizeH
     if mode in ("scale_width", "scale_width_and_crop"):
         return opt.loadSizeW, int(max(opt.loadSizeW * h / w, opt.fineSizeH))
     if mode in ("shorter_side", "shorter_side_and_crop"):

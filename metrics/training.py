@@ -90,6 +90,8 @@ def held_out_options(opt: argparse.Namespace) -> argparse.Namespace:
     held_out.max_dataset_size, held_out.num_threads, held_out.center_crop = opt.eval_num, 0, True
     held_out.resize_or_crop = {"resize_and_crop": "resize", "shorter_side_and_crop": "shorter_side"}.get(
         opt.resize_or_crop, opt.resize_or_crop)
+    if held_out.resize_or_crop == "resize":
+        held_out.loadSizeH, held_out.loadSizeW = opt.fineSizeH, opt.fineSizeW
     return held_out
 
 

@@ -86,7 +86,8 @@ ENCODERS: dict[str, Net] = {
 
 def check_size(opt: argparse.Namespace, flag: str, net: Net) -> None:
     """Refuse image sizes that `net`, chosen by `flag`, cannot take (at parse time, in one line), as far as
-    --resize_or_crop makes them known then: the crop (--fineSizeH/W; also without a --resize_or_crop in `opt`);
+    --resize_or_crop makes them known then: the crop (--fineSizeH/W; also without a --resize_or_crop in `opt`), for
+    resize the load size;
     for scale_width the width --loadSizeW and the least height --fineSizeH, for shorter_side the shorter side
     --loadSizeW, the other side following each image's aspect ratio; for none nothing, each image keeping its size
     (rounded to multiples of 4). Sizes known only per image are checked by the data in training against
@@ -105,9 +106,10 @@ def check_size(opt: argparse.Namespace, flag: str, net: Net) -> None:
                 if mode == "scale_width" else f"a shorter side of --loadSizeW {side} does not"
             raise OptionError(f"--preprocess {mode}: {sizes} fit {flag}: {rule}")
         return
-    h, w = opt.fineSizeH, opt.fineSizeW
+    size = "loadSize" if mode == "resize" else "fineSize"      # resize: to the load size, not cropped
+    h, w = getattr(opt, size + "H"), getattr(opt, size + "W")
     if min(h, w) < smallest or h % multiple or w % multiple:
-        raise OptionError(f"--fineSizeH/W ({h}x{w}) do not fit {flag}: {rule}")
+        raise OptionError(f"--{size}H/W ({h}x{w}) do not fit {flag}: {rule}")
 
 
 def describe(table: dict[str, Net]) -> str:

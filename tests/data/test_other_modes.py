@@ -50,7 +50,7 @@ def test_aligned_center_crop_is_torchvisions(tmp_path):
     """BicycleGAN's --center_crop: the centre of the resized halves (20x16 -> 16x12), as torchvision's CenterCrop."""
     _write_pairs(tmp_path / "train", 1)
     item = AlignedDataset(make_opt(tmp_path, "aligned", center_crop=True, no_flip=True))[0]
-    whole = AlignedDataset(make_opt(tmp_path, "aligned", resize_or_crop="resize", fineSizeH=20, fineSizeW=16,
+    whole = AlignedDataset(make_opt(tmp_path, "aligned", resize_or_crop="resize", loadSizeH=20, loadSizeW=16,
                                     no_flip=True))[0]
     assert torch.equal(item["A"], CenterCrop((16, 12))(whole["A"]))
     assert torch.equal(item["B"], CenterCrop((16, 12))(whole["B"]))

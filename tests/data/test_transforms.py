@@ -17,7 +17,7 @@ def _opt(tmp_path, **kw):
     return make_opt(tmp_path, "unaligned", **kw)
 
 
-@pytest.mark.parametrize("mode, size", [("resize_and_crop", (12, 16)), ("resize", (12, 16)), ("crop", (12, 16)),
+@pytest.mark.parametrize("mode, size", [("resize_and_crop", (12, 16)), ("resize", (16, 20)), ("crop", (12, 16)),
                                          ("none", (32, 24)), ("scale_width", (16, 16)),
                                          ("scale_width_and_crop", (12, 16))])
 def test_output_size_per_mode(tmp_path, mode, size):
@@ -101,7 +101,7 @@ def test_normalise_and_grey(tmp_path):
     torch.testing.assert_close(rgb, torch.from_numpy(pixels).permute(2, 0, 1).float() / 127.5 - 1)
     path = str(tmp_path / "x.png")
     Image.fromarray(pixels).save(path)
-    opt = _opt(tmp_path, resize_or_crop="resize", fineSizeH=6, fineSizeW=10, no_flip=True)
+    opt = _opt(tmp_path, resize_or_crop="resize", loadSizeH=6, loadSizeW=10, no_flip=True)
     T = torchvision.transforms
     theirs = T.Compose([T.Grayscale(1), T.Resize((6, 10), T.InterpolationMode.BICUBIC), T.ToTensor(),
                         T.Normalize((0.5,), (0.5,))])(Image.open(path).convert("RGB"))

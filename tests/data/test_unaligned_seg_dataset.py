@@ -143,7 +143,7 @@ def test_grey_input_and_direction_pick_the_channels(seg_root):
 def test_grey_is_the_references_luma_of_the_resized_and_scaled_picture(seg_root):
     """The InstaGAN reference turns an image grey after its transforms: 0.299 R + 0.587 G + 0.114 B of the
     [-1, 1] tensor, in float (not PIL's integer 'L' before the bicubic resize); the masks are unchanged."""
-    flags = dict(resize_or_crop="resize", fineSizeH=12, fineSizeW=10, no_flip=True)
+    flags = dict(resize_or_crop="resize", loadSizeH=12, loadSizeW=10, no_flip=True)
     rgb, grey = _dataset(seg_root, **flags)[1], _dataset(seg_root, input_nc=1, **flags)[1]
     r, g, b = rgb["A"]
     assert torch.equal(grey["A"], (r * 0.299 + g * 0.587 + b * 0.114)[None])

@@ -88,6 +88,8 @@ def test_suffix_and_opt_txt(tmp_path):
     (["--lambda_L1", "nan", "--model", "pix2pix", "--dataset_mode", "aligned", "--netG", "unet_256",
       "--netD", "basic", "--fineSizeH", "256", "--fineSizeW", "256", "--loadSizeH", "286", "--loadSizeW", "286"],
      "--lambda_L1 must be a finite number"),
+    (["--model", "pix2pix", "--preprocess", "resize", "--load_size", "250", "--crop_size", "256"],
+     "--loadSizeH/W (250x250) do not fit --netG unet_256"),      # resize: to the load size, not cropped
     (["--time_limit", "inf"], "--time_limit must be a finite number"),
     (["--beta1", "2"], "--beta1 must be in [0, 1), got 2.0"),
     (["--beta1", "-0.1"], "--beta1 must be in [0, 1)"),
