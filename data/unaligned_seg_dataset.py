@@ -86,13 +86,11 @@ def load_mask(path: str) -> Image.Image:
 
 
 def mask_greys(img: Image.Image) -> Image.Image:
-    """The instance in white on black. Palette indices and 16/32-bit values are labels, not greys: any non-zero
-    one is the instance (a palette may show index 1 as black; 16-bit masks come as 0/1, 0/255 or 0/65535).
-    Other modes are read as the picture they show (alpha dropped, as for images), soft grey edges kept, and
-    masks saved as 0/1 are scaled up so that they are not read as empty."""
-    if img.mode in ("P", "PA") or img.mode.startswith("I"):
-        return Image.fromarray((np.asarray(img.split()[0]) != 0).astype(np.uint8) * 255)
-    grey = as_picture(img, "L")
+    """The instance in white on black, as the reference reads it (PIL's convert('L')): the greys of the picture
+    the file shows, palettes through their colours (a palette may put black at index 1), 16/32-bit values
+    clipped at 255, alpha dropped (as for images), soft edges kept. Beyond the reference, masks saved as 0/1 are
+    scaled up so that they are not read as all but empty."""
+    grey = img.convert("L") if img.mode.startswith("I") else as_picture(img, "L")
     return grey.point(lambda v: v * 255) if grey.getextrema()[1] == 1 else grey
 
 

@@ -137,19 +137,26 @@ def _as_slot(mask: np.ndarray) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("mode, ext", [("P", ".png"), ("PA", ".tif")])
-def test_palette_masks_are_every_non_zero_index(tmp_path, mode, ext):
-    mask = Image.fromarray((INSTANCE > 0).astype(np.uint8), "P")
-    mask.putpalette([255, 255, 255, 0, 0, 0])  # index 0 white, index 1 (the instance) black
+def test_palette_masks_are_the_picture_they_show(tmp_path, mode, ext):
+    """As the reference's convert('L'): the instance is white whatever its index (PIL's quantize() may put black
+    at index 1), and a colour shows as its grey."""
+    mask = Image.fromarray((INSTANCE == 0).astype(np.uint8), "P")
+    mask.putpalette([255, 255, 255, 0, 0, 0])  # index 0 (the instance) white, index 1 black
     _write(tmp_path, None, (mask.convert(mode),), ext)
     torch.testing.assert_close(_slot(tmp_path, ext, mode), _as_slot(INSTANCE), rtol=0, atol=0)
+    mask.putpalette([128, 0, 0, 0, 0, 0])  # VOC's dark red: grey 38, as the reference reads it
+    _write(tmp_path, None, (mask.convert(mode),), ext)
+    torch.testing.assert_close(_slot(tmp_path, ext, mode), _as_slot((INSTANCE > 0) * np.uint8(38)), rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("mode, ext, on", [("I;16", ".png", 1), ("I;16", ".png", 255), ("I;16", ".png", 65535),
-                                           ("I;16", ".png", 7), ("I;16B", ".tif", 300), ("I", ".ppm", 65535)])
-def test_16_bit_masks_are_every_non_zero_value(tmp_path, mode, ext, on):
+@pytest.mark.parametrize("mode, ext, on, grey", [("I;16", ".png", 1, 255), ("I;16", ".png", 255, 255),
+                                                 ("I;16", ".png", 65535, 255), ("I;16", ".png", 7, 7),
+                                                 ("I;16B", ".tif", 300, 255), ("I", ".ppm", 65535, 255)])
+def test_16_bit_masks_are_clipped_at_255(tmp_path, mode, ext, on, grey):
+    """As the reference's convert('L'), soft edges kept; 0/1 is scaled up, as for 8-bit masks."""
     values = (INSTANCE > 0).astype(np.uint16) * on
     _write(tmp_path, None, (_big_endian(values) if mode == "I;16B" else Image.fromarray(values),), ext)
-    torch.testing.assert_close(_slot(tmp_path, ext, mode), _as_slot(INSTANCE), rtol=0, atol=0)
+    torch.testing.assert_close(_slot(tmp_path, ext, mode), _as_slot((INSTANCE > 0) * np.uint8(grey)), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("mode", ["RGBA", "LA"])
