@@ -24,6 +24,7 @@ RESAMPLE = {"bicubic": Image.Resampling.BICUBIC, "nearest": Image.Resampling.NEA
 PREPROCESS = ("resize_and_crop", "resize", "crop", "scale_width", "scale_width_and_crop", "shorter_side",
               "shorter_side_and_crop", "none")
 CROPPING = ("resize_and_crop", "crop", "scale_width_and_crop", "shorter_side_and_crop")
+FIXED_SIZE = ("resize_and_crop", "resize")     # modes that resize every picture to the load size, whatever its size
 # modes whose output size follows each picture (no crop): in training its sides are checked picture by picture (at
 # test time a ResNet's output may be larger than its input, as in the references)
 PER_PICTURE = ("scale_width", "shorter_side", "none")
@@ -50,7 +51,7 @@ def resized_size(opt: argparse.Namespace, size: tuple[int, int]) -> tuple[int, i
     """
     w, h = size
     mode = opt.resize_or_crop
-    if mode in ("resize_and_crop", "resize"):
+    if mode in FIXED_SIZE:
         return opt.loadSizeW, opt.loadSizeH
     if mode in ("scale_width", "scale_width_and_crop"):
         return opt.loadSizeW, int(max(opt.loadSizeW * h / w, opt.fineSizeH))

@@ -13,6 +13,7 @@ import math
 import os
 import re
 from collections import defaultdict
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -21,7 +22,7 @@ from PIL import Image
 from data import register_dataset
 from data.base_dataset import BaseDataset
 from data.image_folder import as_picture, decode, is_image_file, list_images, load_image, read_size, require_dir
-from data.transforms import RESAMPLE, apply, draw_params, image_to_tensor, luma, normalise
+from data.transforms import FIXED_SIZE, RESAMPLE, apply, draw_params, image_to_tensor, luma, normalise, resized_size
 from data.unaligned_dataset import UnalignedDataset
 from util.errors import DataError, OptionError
 from util.log import logger
@@ -70,14 +71,16 @@ def warn_unmatched(domain: str, seg_dir: str, index: dict[str, list[tuple[int, s
                        domain, len(unmatched), seg_dir, unmatched[0], rule)
 
 
-def check_mask_sizes(image: str, masks: list[str]) -> None:
-    """Header-only check that every mask matches its image, so a bad file fails at start-up."""
+def check_mask_sizes(image: str, masks: list[str], mode: str) -> None:
+    """Header-only check that every mask matches its image, so a bad file fails at start-up; where --preprocess
+    resizes every picture to the load size (as the reference), a mask of another size is resized too."""
     size = read_size(image)
     for mask in masks:
         mask_size = read_size(mask, "mask")
-        if mask_size != size:
+        if mask_size != size and mode not in FIXED_SIZE:
             raise DataError(f"mask {mask} is {mask_size[0]}x{mask_size[1]} but its image {image} is "
-                            f"{size[0]}x{size[1]} (width x height)")
+                            f"{size[0]}x{size[1]} (width x height), which --preprocess {mode} needs "
+                            f"({' or '.join(FIXED_SIZE)} resizes both)")
 
 
 def load_mask(path: str) -> Image.Image:
@@ -128,7 +131,7 @@ class UnalignedSegDataset(UnalignedDataset):
                 for (k, first), (j, second) in zip(masks, masks[1:]):
                     if k == j:                     # mask k goes to slot k: one of them would be lost
                         raise DataError(f"{first} and {second} are both mask {k} of {path}: rename one")
-                check_mask_sizes(path, [mask for _, mask in masks])
+                check_mask_sizes(path, [mask for _, mask in masks], opt.resize_or_crop)
             # the masks of images left out by --max_dataset_size do have an image
             listed = paths if math.isinf(opt.max_dataset_size) else list_images(folder)
             warn_unmatched(domain, seg_dir, index, unnamed, {_image_key(p, folder) for p in listed})
@@ -150,13 +153,15 @@ class UnalignedSegDataset(UnalignedDataset):
         masks = [load_mask(p) for _, p in self.masks[path]]
         if numbers and numbers[-1] >= slots:          # not the reference's layout: the largest, in the first slots
             if len(masks) > slots:
-                areas = np.stack([np.asarray(m) for m in masks]).reshape(len(masks), -1).sum(axis=1, dtype=np.int64)
+                areas = np.array([np.asarray(m).sum(dtype=np.int64) for m in masks])
                 masks = [masks[i] for i in np.sort(np.argsort(-areas, kind="stable")[:slots])]
             numbers = list(range(len(masks)))
         segs = torch.full((slots, *image.shape[1:]), -1.0)
         if masks:
             resample = RESAMPLE[self.opt.mask_resize]
-            segs[numbers] = normalise(np.stack([np.asarray(apply(m, params, resample)) for m in masks])).to(segs.dtype)
+            to_load_size = replace(params, resize=resized_size(self.opt, img.size))    # a mask of another size
+            segs[numbers] = normalise(np.stack([np.asarray(apply(m, params if m.size == img.size else to_load_size,
+                                                                 resample)) for m in masks])).to(segs.dtype)
         return image, segs
 
     def __getitem__(self, index: int) -> dict:

@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
+from data.transforms import normalise
 from data.unaligned_seg_dataset import UnalignedSegDataset
 from models.masks import nonempty
 from tests.data.helpers import make_opt, random_rgb, rect_mask, save, write_domain
@@ -206,7 +207,8 @@ def _break(root, what):
         return root, "mask .*a0_1.png is not a readable image"
     if what == "mask size":
         save(root / "trainB_seg" / "b2_0.png", rect_mask(10, 7, 1, 1, 4, 4))
-        return root, r"mask .*b2_0.png is 7x10 but its image .*b2.png is 20x24"
+        return root, r"mask .*b2_0.png is 7x10 but its image .*b2.png is 20x24 \(width x height\), which " \
+                     r"--preprocess crop needs \(resize_and_crop or resize resizes both\)"
     if what == "one number twice":
         save(root / "trainA_seg" / "a0_01.png", rect_mask(24, 20, 1, 1, 4, 4))
         return root, r"a0_01.png and .*a0_1.png are both mask 1 of .*a0.png"
@@ -218,8 +220,20 @@ def _break(root, what):
 def test_data_errors_at_construction(seg_root, what):
     root, message = _break(seg_root, what)
     with pytest.raises(DataError, match=message) as err:
-        _dataset(root)
+        _dataset(root, resize_or_crop="crop")
     assert "\n" not in str(err.value)
+
+
+def test_a_mask_of_another_size_is_resized_to_the_load_size_as_the_reference(seg_root):
+    """The reference resizes image and masks to the load size each on its own: a half-size mask is resized
+    straight to it (bicubic), then cropped and flipped with its image."""
+    half = rect_mask(12, 10, 1, 1, 5, 6)
+    save(seg_root / "trainB_seg" / "b2_0.png", half)
+    opt = dict(resize_or_crop="resize_and_crop", loadSizeH=16, loadSizeW=12, fineSizeH=16, fineSizeW=12, no_flip=True)
+    segs = _dataset(seg_root, **opt).load_with_masks(str(seg_root / "trainB" / "b2.png"), 3)[1]
+    expected = np.asarray(Image.fromarray(half).resize((12, 16), Image.Resampling.BICUBIC))
+    assert torch.equal(segs[0], normalise(expected))
+    assert (segs[1:] == -1).all()
 
 
 @pytest.mark.parametrize("name", [os.path.join("trainA_seg", "a0_1.png"), os.path.join("trainA", "a0.png")])
