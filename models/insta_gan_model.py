@@ -90,7 +90,8 @@ class InstaGANModel(BaseModel):
             # cycle and identity in one call of the backward generator (models/sequential.py); not with batch
             # norm, whose statistics would then mix the two
             self.fold_identity = opt.lambda_idt > 0 and opt.norm != "batch"
-            self.criterionGAN = GANLoss(gan_mode=opt.gan_mode)
+            # --no_lsgan: the reference's sigmoid-ended D and BCELoss, which saturates as MUNIT's nsgan
+            self.criterionGAN = GANLoss(gan_mode="nsgan" if opt.gan_mode == "vanilla" else opt.gan_mode)
             self.criterionSet = SetL1Loss()
             self.criterionCtx = ContextPreservingLoss()
             self.make_optimizers([self.netG_A, self.netG_B], [self.netD_A, self.netD_B])

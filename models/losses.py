@@ -16,8 +16,9 @@ GAN_MODES = ("lsgan", "vanilla", "wgangp")     # --gan_mode
 
 
 def saturating_bce(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """MUNIT's and UNIT's nsgan: the binary cross-entropy of sigmoid(D), not of the logits: where the sigmoid
-    rounds to 0 or 1 the log is clamped at -100, so a saturated D gives a loss of 100 and no gradient, as theirs."""
+    """MUNIT's and UNIT's nsgan, and the InstaGAN reference's --no_lsgan (a sigmoid-ended D and BCELoss): the
+    binary cross-entropy of sigmoid(D), not of the logits: where the sigmoid rounds to 0 or 1 the log is clamped at
+    -100, so a saturated D gives a loss of 100 and no gradient, as theirs."""
     with torch.autocast(prediction.device.type, enabled=False):
         return F.binary_cross_entropy(torch.sigmoid(prediction.float()), target.float())
 

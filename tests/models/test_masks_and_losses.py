@@ -122,6 +122,20 @@ def test_every_model_of_gan_mode_takes_wgangp(tmp_path, model, flags):
     assert create_model(opt).criterionGAN.gan_mode == "wgangp"
 
 
+@pytest.mark.parametrize("model, flags, form", [
+    ("insta_gan", ["--fineSizeH", "32", "--fineSizeW", "32", "--loadSizeH", "32", "--loadSizeW", "32"], "nsgan"),
+    ("cycle_gan", ["--netG", "basic", "--crop_size", "32", "--load_size", "32"], "vanilla"),
+])
+def test_no_lsgan_is_each_references_cross_entropy(tmp_path, model, flags, form):
+    """The InstaGAN reference (2018) ends D with a sigmoid and takes BCELoss, which saturates; today's
+    pytorch-CycleGAN-and-pix2pix takes the cross-entropy of the logits."""
+    from options.train_options import TrainOptions
+
+    opt = TrainOptions().parse(["--dataroot", str(tmp_path), "--model", model, "--no_lsgan", "--ngf", "2", "--ndf",
+                                "2", "--n_blocks", "1", "--gpu_ids", "-1", *flags])
+    assert create_model(opt).criterionGAN(torch.tensor([[30.0]]), False).item() == (100.0 if form == "nsgan" else 30.0)
+
+
 def test_set_l1_runs_over_image_and_mask_channels():
     img, segs = torch.zeros(1, 3, 2, 2), -torch.ones(1, 1, 2, 2)
     img2, segs2 = img.clone(), segs.clone()
