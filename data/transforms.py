@@ -84,7 +84,7 @@ def draw_params(opt: argparse.Namespace, size: tuple[int, int], path: str,
     crop = None
     th, tw = opt.fineSizeH, opt.fineSizeW
     if python_random:      # get_params' ranges: the resized picture's where it resizes then crops, else the file's
-        range_w, range_h = (w, h) if mode in ("resize_and_crop", "scale_width_and_crop") else size
+        range_w, range_h = (w, h) if mode in CROPPING else size
         left = random.randint(0, max(0, range_w - tw))
         top = random.randint(0, max(0, range_h - th))
         coin = random.random() > 0.5
@@ -100,6 +100,13 @@ def draw_params(opt: argparse.Namespace, size: tuple[int, int], path: str,
     flip = bool(opt.isTrain and not opt.no_flip and (coin if python_random else torch.rand(1) < 0.5))
     resample = Image.Resampling.BILINEAR if mode.startswith("shorter_side") else Image.Resampling.BICUBIC
     return JointParams(resize, crop, flip, resample)
+
+
+def at_network_size(opt: argparse.Namespace) -> None:
+    """Resize whole pictures to the crop size, the networks' training size, instead of resizing then cropping:
+    for the held-out split and for photos and frames."""
+    opt.resize_or_crop = "resize"
+    opt.loadSizeH, opt.loadSizeW = opt.fineSizeH, opt.fineSizeW
 
 
 def apply(img: Image.Image, params: JointParams, resample: int | None = None) -> Image.Image:

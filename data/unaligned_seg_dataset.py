@@ -71,16 +71,16 @@ def warn_unmatched(domain: str, seg_dir: str, index: dict[str, list[tuple[int, s
                        domain, len(unmatched), seg_dir, unmatched[0], rule)
 
 
-def check_mask_sizes(image: str, masks: list[str], mode: str) -> None:
+def check_mask_sizes(image: str, masks: list[str], mode: str | None = None) -> None:
     """Header-only check that every mask matches its image, so a bad file fails at start-up; where --preprocess
-    resizes every picture to the load size (as the reference), a mask of another size is resized too."""
+    `mode` resizes every picture to the load size (as the reference), a mask of another size is resized too."""
     size = read_size(image)
     for mask in masks:
         mask_size = read_size(mask, "mask")
         if mask_size != size and mode not in FIXED_SIZE:
+            needs = f", which --preprocess {mode} needs ({' or '.join(FIXED_SIZE)} resizes both)" if mode else ""
             raise DataError(f"mask {mask} is {mask_size[0]}x{mask_size[1]} but its image {image} is "
-                            f"{size[0]}x{size[1]} (width x height), which --preprocess {mode} needs "
-                            f"({' or '.join(FIXED_SIZE)} resizes both)")
+                            f"{size[0]}x{size[1]} (width x height){needs}")
 
 
 def load_mask(path: str) -> Image.Image:
@@ -153,7 +153,7 @@ class UnalignedSegDataset(UnalignedDataset):
         masks = [load_mask(p) for _, p in self.masks[path]]
         if numbers and numbers[-1] >= slots:          # not the reference's layout: the largest, in the first slots
             if len(masks) > slots:
-                areas = np.array([np.asarray(m).sum(dtype=np.int64) for m in masks])
+                areas = np.array([np.asarray(m).mean() for m in masks])     # of the picture: sizes may differ
                 masks = [masks[i] for i in np.sort(np.argsort(-areas, kind="stable")[:slots])]
             numbers = list(range(len(masks)))
         segs = torch.full((slots, *image.shape[1:]), -1.0)

@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from data import collate, create_dataset
+from data.transforms import at_network_size
 from models import run_state
 from util.checkpoint import restore_rng, rng_state
 from util.errors import OptionError
@@ -88,10 +89,10 @@ def held_out_options(opt: argparse.Namespace) -> argparse.Namespace:
     held_out = copy.copy(opt)
     held_out.phase, held_out.isTrain, held_out.serial_batches, held_out.no_flip = opt.eval_phase, False, True, True
     held_out.max_dataset_size, held_out.num_threads, held_out.center_crop = opt.eval_num, 0, True
-    held_out.resize_or_crop = {"resize_and_crop": "resize", "shorter_side_and_crop": "shorter_side"}.get(
-        opt.resize_or_crop, opt.resize_or_crop)
-    if held_out.resize_or_crop == "resize":
-        held_out.loadSizeH, held_out.loadSizeW = opt.fineSizeH, opt.fineSizeW
+    if opt.resize_or_crop == "resize_and_crop":
+        at_network_size(held_out)
+    elif opt.resize_or_crop == "shorter_side_and_crop":
+        held_out.resize_or_crop = "shorter_side"
     return held_out
 
 

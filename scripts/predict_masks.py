@@ -48,7 +48,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from data import create_dataloader
 from data.image_folder import list_images, load_image, require_dir
-from data.transforms import image_to_tensor, with_channels
+from data.transforms import at_network_size, image_to_tensor, with_channels
 from datasets.common import require_folder_path
 from models import create_model
 from options.test_options import TestOptions
@@ -97,7 +97,8 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, argparse
         args.device, args.batch_size = torch_device(known.gpu_ids), known.batch_size
         return args, None
     opt = TestOptions().parse([*rest, "--dataroot", args.images, "--model", "pix2pix", "--dataset_mode", "single",
-                               "--resize_or_crop", "resize"])
+                               "--resize_or_crop", "resize_and_crop"])
+    at_network_size(opt)
     return args, opt
 
 

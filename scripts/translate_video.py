@@ -39,7 +39,7 @@ from PIL import Image
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from data.transforms import RESAMPLE, image_to_tensor, luma, normalise
+from data.transforms import RESAMPLE, at_network_size, image_to_tensor, luma, normalise
 from models import create_model
 from models.run_state import load_label
 from options.test_options import TestOptions
@@ -113,7 +113,8 @@ def mask_predictor(args: argparse.Namespace, opt: argparse.Namespace, device: to
     mask_opt = TestOptions().parse(["--checkpoints_dir", opt.checkpoints_dir, "--gpu_ids", gpu_ids, "--seed",
                                     str(opt.seed), *shlex.split(args.mask_flags or ""), "--name", args.mask_name,
                                     "--dataroot", args.video, "--model", "pix2pix", "--dataset_mode", "single",
-                                    "--resize_or_crop", "resize"])
+                                    "--resize_or_crop", "resize_and_crop"])
+    at_network_size(mask_opt)
     return Pix2PixMasks(mask_opt, args.threshold, args.min_area)
 
 

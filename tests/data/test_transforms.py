@@ -64,11 +64,13 @@ def test_paired_draws_are_pix2pixs_get_params(tmp_path):
 
 
 @pytest.mark.parametrize("mode, range_w, range_h", [("scale_width", 600, 400), ("none", 600, 400),
-                                                   ("crop", 600, 400), ("scale_width_and_crop", 20, 13)])
+                                                   ("crop", 600, 400), ("scale_width_and_crop", 20, 13),
+                                                   ("shorter_side_and_crop", 30, 20)])
 def test_paired_draws_range_over_the_picture_as_read_unless_it_is_resized_then_cropped(tmp_path, mode, range_w,
                                                                                        range_h):
     """As get_params: the offsets' ranges (which decide how many numbers Python's random gives, and so the coin)
-    are the file's size, except for the modes that resize then crop (20 wide: 20 x 400/600 = 13 tall)."""
+    are the file's size, except for the modes that resize then crop (20 wide: 20 x 400/600 = 13 tall; the shorter
+    side 20: 30 x 20)."""
     opt = _opt(tmp_path, resize_or_crop=mode, loadSizeW=20, loadSizeH=20, fineSizeW=12, fineSizeH=12)
     random.seed(3)
     flips = [draw_params(opt, (600, 400), "x.png", python_random=True).flip for _ in range(40)]

@@ -234,6 +234,15 @@ def test_a_mask_of_another_size_is_resized_to_the_load_size_as_the_reference(seg
     expected = np.asarray(Image.fromarray(half).resize((12, 16), Image.Resampling.BICUBIC))
     assert torch.equal(segs[0], normalise(expected))
     assert (segs[1:] == -1).all()
+    # over --max_instances, the largest are kept by their share of the picture: the half-size mask (1/6) and the
+    # full-size 60 pixels (1/8) over the full-size 40 pixels, though the latter has more pixels than the former
+    masks = [rect_mask(24, 20, 0, 0, 4, 10), rect_mask(12, 10, 0, 0, 4, 5), rect_mask(24, 20, 10, 0, 16, 10)]
+    for k, mask in enumerate(masks):
+        save(seg_root / "trainB_seg" / f"b2_{k}.png", mask)
+    segs = _dataset(seg_root, max_instances=2, **opt).load_with_masks(str(seg_root / "trainB" / "b2.png"), 3)[1]
+    for slot, kept in zip(segs, masks[1:]):
+        resized = Image.fromarray(kept).resize((12, 16), Image.Resampling.BICUBIC)
+        assert torch.equal(slot, normalise(np.asarray(resized)))
 
 
 @pytest.mark.parametrize("name", [os.path.join("trainA_seg", "a0_1.png"), os.path.join("trainA", "a0.png")])

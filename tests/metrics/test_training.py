@@ -195,3 +195,14 @@ def test_the_held_out_split_is_cropped_at_the_centre_whatever_the_seed(tiny_data
     picture = np.array(Image.open(os.path.join(tiny_data, "testA", "0000.png")))    # 36x28 (HxW): no resize
     centre = torch.from_numpy(picture[6:30, 2:26]).permute(2, 0, 1).float() / 127.5 - 1
     assert torch.equal(items[0], items[1]) and torch.allclose(items[0], centre, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode, size", [("resize_and_crop", (24, 24)), ("resize", (32, 28))])
+def test_the_held_out_split_is_at_the_networks_training_size(tiny_data, tmp_path, inception_file, mode, size):
+    """resize_and_crop trains on crops: the held-out pictures are resized whole to the crop size; resize trains on
+    whole pictures at the load size, and so is the held-out split."""
+    opt = TrainOptions().parse(["--dataroot", tiny_data, "--name", "m", "--checkpoints_dir", str(tmp_path),
+                                "--model", "cycle_gan", "--dataset_mode", "unaligned", "--resize_or_crop", mode,
+                                "--loadSizeW", "28", "--loadSizeH", "32", "--fineSizeW", "24", "--fineSizeH", "24",
+                                "--eval_freq", "1", "--eval_phase", "test", "--inception_weights", inception_file])
+    assert create_dataset(held_out_options(opt))[0]["A"].shape[1:] == size

@@ -86,6 +86,14 @@ def predict(photos, ck, save_root, *flags):
                           "--name", "masker", "--min_area", "1", *NET, *flags])
 
 
+def test_the_mask_network_sees_whole_photos_at_its_crop_size_whatever_the_load_size(photos):
+    """The pix2pix flags of its training (load 144, crop 128) may be given as they are: photos are resized whole
+    to the crop size, the size it was trained on."""
+    flags = [*NET[:-4], "--load_size", "144", "--crop_size", "128"]
+    _, opt = predict_masks.parse_args(["--images", photos, "--save_root", "out", "--name", "masker", *flags])
+    assert (opt.resize_or_crop, opt.loadSizeH, opt.loadSizeW) == ("resize", 128, 128)
+
+
 def test_predicted_data_set_runs_through_insta_gan(photos, checkpoints, tmp_path):
     data = tmp_path / "data"
     assert predict(photos, checkpoints, data, "--domain", "A") == 0
