@@ -105,9 +105,9 @@ def break_truncated_mask(root):
     return path
 
 
-def break_mask_size(root):
-    path = os.path.join(root, "testB_seg", "0001_3.png")
-    Image.new("L", (10, 10)).save(path)
+def break_mask_number(root):
+    path = os.path.join(root, "testB_seg", "0001_03.png")      # beside 0001_3.png: two masks 3
+    Image.new("L", Image.open(os.path.join(root, "testB", "0001.png")).size).save(path)
     return path
 
 
@@ -118,7 +118,7 @@ def break_unreadable_mask(root):
 
 
 @pytest.mark.parametrize("damage, workers", [
-    (break_missing_seg, "0"), (break_empty_domain, "0"), (break_mask_size, "0"), (break_unreadable_mask, "0"),
+    (break_missing_seg, "0"), (break_empty_domain, "0"), (break_mask_number, "0"), (break_unreadable_mask, "0"),
     (break_truncated_mask, "0"),
     (break_truncated_mask, "1"),      # found while loading, inside a worker process
 ])
