@@ -299,12 +299,15 @@ class BaseOptions:
 
     def suffix_fields(self, opt: argparse.Namespace) -> dict[str, object]:
         """The options by every spelling, for --suffix: {load_size} (as the authors' help example) is
-        --loadSizeW, {n_epochs} --niter, ..."""
+        --loadSizeW, {n_epochs} --niter, {no_lsgan} whether --gan_mode is vanilla, ..."""
         fields = {}
         for action in self.parser._actions:
             side = "W" if isinstance(action, BothSides) else ""
             if hasattr(opt, action.dest + side):
-                fields.update({flag.lstrip("-"): getattr(opt, action.dest + side) for flag in action.option_strings})
+                value = getattr(opt, action.dest + side)
+                if isinstance(action, argparse._StoreConstAction):      # --no_lsgan: given or not
+                    value = value == action.const
+                fields.update({flag.lstrip("-"): value for flag in action.option_strings})
         return {**fields, **vars(opt)}
 
     def format_options(self, opt: argparse.Namespace) -> str:

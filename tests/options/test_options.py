@@ -57,8 +57,9 @@ def test_suffix_and_opt_txt(tmp_path):
     assert opt.name == "experiment_name_insta_gan_ngf8"
     # the authors' help example, in any spelling of the options
     spelled = TrainOptions().parse(["--dataroot", str(tmp_path), "--gpu_ids", "-1", "--load_size", "230", "--suffix",
-                                    "{model}_{which_model_netG}_size{load_size}_{n_epochs}_{lambda_identity}"])
-    assert spelled.name == "experiment_name_insta_gan_set_size230_100_1.0"
+                                    "{model}_{which_model_netG}_size{load_size}_{n_epochs}_{lambda_identity}_"
+                                    "{no_lsgan}"])
+    assert spelled.name == "experiment_name_insta_gan_set_size230_100_1.0_False"
     path = options.save(opt, str(tmp_path / "run"))
     text = open(path).read()
     assert "ngf: 8" in text and "[default: 64]" in text and "seed:" in text
